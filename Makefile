@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test` (see README).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+VENV := .venv
+UV := $(VENV)/bin/uv
+export UNMOGROWP_HOME ?= $(CURDIR)/.lakehouse
+export DAGSTER_HOME ?= $(UNMOGROWP_HOME)/dagster
+export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+
+.PHONY: demo test dev clickhouse clickhouse-stop bench lock clean
+
+# The environment: uv from PyPI, then exactly the versions in uv.lock (editable project).
+$(VENV)/.synced: pyproject.toml uv.lock
+	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q uv==$(UV_VERSION); }
+	$(UV) sync --frozen --python $(VENV)/bin/python
+	@touch $@
+
+demo: $(VENV)/.synced
+	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/python -m orchestration.demo
+
+test: $(VENV)/.synced
+	$(VENV)/bin/python -m pytest
+
+dev: $(VENV)/.synced clickhouse
+	@mkdir -p $(DAGSTER_HOME) && touch $(DAGSTER_HOME)/dagster.yaml
+	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+clickhouse: $(VENV)/.synced
+	$(VENV)/bin/unmogrowp clickhouse start
+
+clickhouse-stop: $(VENV)/.synced
+	$(VENV)/bin/unmogrowp clickhouse stop
+
+bench: $(VENV)/.synced
+	$(VENV)/bin/python benchmarks/clickhouse_server.py
+
+lock:
+	$(UV) lock
+
+clean: clickhouse-stop
+	rm -rf .lakehouse

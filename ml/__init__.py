@@ -1,0 +1,1 @@
+"""Machine learning: feature logic, training and evaluation, importable without Dagster."""

@@ -1,0 +1,1 @@
+"""Dagster orchestration: the composition root, resources, jobs, schedules and sensors."""

@@ -1,0 +1,571 @@
+"""The local ClickHouse server: chDB behind the ClickHouse HTTP interface on 127.0.0.1.
+
+Standard clients (clickhouse-connect, dbt-clickhouse with ``driver: http``, curl) talk to it as
+to a ClickHouse server. See README "Local ClickHouse server" for what is and is not supported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import lz4.frame
+from backports import zstd
+
+from unmogrowp.clickhouse.engine import (
+    BAD_ARGUMENTS,
+    NOT_IMPLEMENTED,
+    SYNTAX_ERROR,
+    ClickHouseError,
+    Engine,
+)
+from unmogrowp.clickhouse.statement import (
+    STREAMABLE,
+    NeedMoreData,
+    Statement,
+    StatementError,
+    split_statement,
+)
+
+log = logging.getLogger("unmogrowp.clickhouse")
+
+SERVER_NAME = "unmogrowp-chdb"
+MAX_QUERY_BYTES = 256 * 1024 * 1024
+READ_CHUNK = 1 << 20
+DEFAULT_SESSION_TIMEOUT_S = 60.0
+MAX_SESSION_TIMEOUT_S = 3600.0
+_SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# URL parameters that are part of the HTTP protocol, not query settings.
+_HTTP_PARAMS = frozenset({
+    "query", "database", "default_format", "session_id", "session_timeout", "session_check",
+    "query_id", "user", "password", "quota_key", "compress", "decompress", "buffer_size",
+    "wait_end_of_query", "stacktrace", "role", "client_protocol_version", "close_session",
+    "http_wait_end_of_query", "http_response_buffer_size",
+})
+_CONTENT_TYPES = (
+    ("TabSeparated", "text/tab-separated-values; charset=UTF-8"),
+    ("TSV", "text/tab-separated-values; charset=UTF-8"),
+    ("CSV", "text/csv; charset=UTF-8"),
+    ("JSON", "application/json; charset=UTF-8"),
+    ("Pretty", "text/plain; charset=UTF-8"),
+    ("Markdown", "text/markdown; charset=UTF-8"),
+    ("XML", "application/xml; charset=UTF-8"),
+)
+
+
+def content_type(fmt: str) -> str:
+    for prefix, ctype in _CONTENT_TYPES:
+        if fmt.startswith(prefix):
+            return ctype
+    return "application/octet-stream"
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _multi_frame(raw: Iterable[bytes], make: Callable[[], object], name: str) -> Iterator[bytes]:
+    """Decompress a body made of one or more concatenated frames (clients compress per block)."""
+    d = make()
+    pending = False
+    for chunk in raw:
+        while chunk:
+            out = d.decompress(chunk)
+            pending = True
+            if out:
+                yield out
+            if d.eof:
+                chunk, d, pending = (d.unused_data or b""), make(), False
+            else:
+                chunk = b""
+    if pending and not d.eof:
+        raise ClickHouseError(BAD_ARGUMENTS, f"Truncated {name}-compressed request body")
+
+
+_DECOMPRESSORS: dict[str, Callable[[], object]] = {
+    "gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
+    "x-gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
+    "deflate": lambda: zlib.decompressobj(),
+    "zstd": lambda: zstd.ZstdDecompressor(),
+    "lz4": lambda: lz4.frame.LZ4FrameDecompressor(),
+}
+with contextlib.suppress(ImportError):
+    import brotli
+
+    class _Brotli:
+        def __init__(self):
+            self._d, self.unused_data = brotli.Decompressor(), b""
+
+        def decompress(self, data: bytes) -> bytes:
+            return self._d.process(data)
+
+        @property
+        def eof(self) -> bool:
+            return self._d.is_finished()
+
+    _DECOMPRESSORS["br"] = _Brotli
+
+
+class Request:
+    """The protocol-level parameters of one HTTP request."""
+
+    def __init__(self, params: dict[str, str], headers):
+        self.params = params
+        self.database = params.get("database") or headers.get("X-ClickHouse-Database")
+        self.default_format = (
+            params.get("default_format") or headers.get("X-ClickHouse-Format") or "TabSeparated"
+        )
+        self.session_id = params.get("session_id") or None
+        self.session_check = params.get("session_check") == "1"
+        try:
+            timeout = float(params.get("session_timeout") or DEFAULT_SESSION_TIMEOUT_S)
+        except ValueError:
+            raise ClickHouseError(BAD_ARGUMENTS, "Invalid session timeout") from None
+        if not 0 <= timeout <= MAX_SESSION_TIMEOUT_S:
+            raise ClickHouseError(
+                BAD_ARGUMENTS,
+                f"Session timeout {timeout} is larger than max_session_timeout "
+                f"({MAX_SESSION_TIMEOUT_S:.0f})",
+            )
+        self.session_timeout = timeout
+        self.query_id = params.get("query_id") or secrets.token_hex(16)
+        self.wait_end_of_query = params.get("wait_end_of_query") == "1"
+        self.query_params = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
+        self.settings = {
+            k: v for k, v in params.items() if k not in _HTTP_PARAMS and not k.startswith("param_")
+        }
+        for name in self.settings:
+            if not _SETTING_NAME.match(name):
+                raise ClickHouseError(115, f"Unknown setting '{name}'. (UNKNOWN_SETTING)")
+        if params.get("compress") == "1" or params.get("decompress") == "1":
+            raise ClickHouseError(
+                NOT_IMPLEMENTED,
+                "ClickHouse-native block compression (compress=1/decompress=1) is not supported "
+                "by the local server; use HTTP compression (Content-Encoding / Accept-Encoding) "
+                "instead. (NOT_IMPLEMENTED)",
+            )
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = SERVER_NAME
+    server: LocalServer
+
+    # -- plumbing -------------------------------------------------------------------------
+    def log_message(self, fmt, *args):  # route access logs through logging, not stderr
+        log.debug("%s " + fmt, self.address_string(), *args)
+
+    def _common_headers(self, query_id: str | None = None) -> None:
+        engine = self.server.engine
+        self.send_header("X-ClickHouse-Server-Display-Name", SERVER_NAME)
+        self.send_header("X-ClickHouse-Timezone", engine.timezone)
+        if query_id:
+            self.send_header("X-ClickHouse-Query-Id", query_id)
+
+    def _send_simple(self, status: int, body: bytes, ctype: str = "text/plain; charset=UTF-8",
+                     extra: dict[str, str] | None = None, query_id: str | None = None) -> None:
+        self.send_response(status)
+        self._common_headers(query_id)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (extra or {}).items():
+            self.send_header(k, v)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_error(self, err: ClickHouseError, query_id: str | None = None) -> None:
+        body = f"{err.render()} (version {self.server.engine.version})\n".encode()
+        self._send_simple(500, body, extra={"X-ClickHouse-Exception-Code": str(err.code)},
+                          query_id=query_id)
+
+    def _raw_body(self) -> Iterator[bytes]:
+        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
+            while True:
+                line = self.rfile.readline(65537)
+                if not line:
+                    raise ClickHouseError(BAD_ARGUMENTS, "Unexpected end of chunked request body")
+                size = int(line.split(b";", 1)[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                    break
+                remaining = size
+                while remaining:
+                    data = self.rfile.read(min(remaining, READ_CHUNK))
+                    if not data:
+                        raise ClickHouseError(BAD_ARGUMENTS, "Truncated chunked request body")
+                    remaining -= len(data)
+                    yield data
+                self.rfile.readline(3)
+        else:
+            remaining = int(self.headers.get("Content-Length") or 0)
+            while remaining:
+                data = self.rfile.read(min(remaining, READ_CHUNK))
+                if not data:
+                    raise ClickHouseError(BAD_ARGUMENTS, "Truncated request body")
+                remaining -= len(data)
+                yield data
+        self._body_consumed = True
+
+    def _body(self) -> Iterator[bytes]:
+        raw = self._raw_body()
+        encoding = self.headers.get("Content-Encoding", "").strip().lower()
+        if encoding in ("", "identity"):
+            return raw
+        make = _DECOMPRESSORS.get(encoding)
+        if make is None:
+            raise ClickHouseError(
+                BAD_ARGUMENTS,
+                f"Unknown HTTP Content-Encoding '{encoding}'; the local server accepts "
+                f"{', '.join(sorted(_DECOMPRESSORS))}. (BAD_ARGUMENTS)",
+            )
+        return _multi_frame(raw, make, encoding)
+
+    # -- HTTP verbs -----------------------------------------------------------------------
+    def do_GET(self):
+        self._dispatch()
+
+    def do_POST(self):
+        self._dispatch()
+
+    def do_HEAD(self):
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        self._body_consumed = self.command != "POST"
+        path = urlsplit(self.path)
+        if path.path in ("/ping", "/replicas_status") or (
+            path.path == "/" and self.command in ("GET", "HEAD") and "query" not in path.query
+        ):
+            self._send_simple(200, b"Ok.\n")
+            return
+        if path.path not in ("/", "/query"):
+            self._send_simple(404, b"There is no handle " + path.path.encode() + b"\n")
+            return
+        params = dict(parse_qsl(path.query, keep_blank_values=True))
+        query_id = params.get("query_id")
+        with self.server.track_request():
+            try:
+                req = Request(params, self.headers)
+                query_id = req.query_id
+                stmt, data = self._read_statement(params.get("query"))
+                self._execute(req, stmt, data)
+            except ClickHouseError as e:
+                self.close_connection = self.close_connection or not self._body_consumed
+                self._send_error(e, query_id)
+            except (BrokenPipeError, ConnectionResetError):
+                self.close_connection = True
+        if not self._body_consumed:
+            self.close_connection = True
+
+    # -- the query ------------------------------------------------------------------------
+    def _read_statement(self, query_param: str | None) -> tuple[Statement, Iterator[bytes]]:
+        """Read the statement head; return it and the iterator over any inline INSERT data."""
+        chunks: Iterator[bytes] = self._body() if self.command == "POST" else iter(())
+        if query_param:
+            chunks = _chain([query_param.encode() + b"\n"], chunks)
+        buf = bytearray()
+        try:
+            for chunk in chunks:
+                buf += chunk
+                if len(buf) > MAX_QUERY_BYTES:
+                    raise ClickHouseError(SYNTAX_ERROR, "Max query size exceeded (SYNTAX_ERROR)")
+                try:
+                    stmt = split_statement(bytes(buf), final=False)
+                except NeedMoreData:
+                    continue
+                return stmt, _chain([bytes(buf[stmt.data_offset:])], chunks)
+            stmt = split_statement(bytes(buf), final=True)
+        except StatementError as e:
+            raise ClickHouseError(SYNTAX_ERROR, f"Syntax error: {e}. (SYNTAX_ERROR)") from None
+        if not stmt.sql:
+            raise ClickHouseError(SYNTAX_ERROR, "Empty query. (SYNTAX_ERROR)")
+        tail = bytes(buf[stmt.data_offset:]) if stmt.has_inline_data else b""
+        return stmt, iter([tail] if tail else [])
+
+    def _execute(self, req: Request, stmt: Statement, data: Iterator[bytes]) -> None:
+        engine = self.server.engine
+        if req.session_id:
+            ctx = engine.session(req.session_id, req.session_timeout, req.session_check)
+        else:
+            ctx = engine.ephemeral()
+        with ctx as holder:
+            conn = holder.connection if req.session_id else holder
+            restore = _prepare_context(conn, req, stmt, in_session=bool(req.session_id))
+            try:
+                if stmt.has_inline_data:
+                    self._insert(conn, req, stmt, data)
+                elif stmt.kind in STREAMABLE and not req.wait_end_of_query:
+                    self._stream(conn, req, stmt)
+                else:
+                    self._run_whole(conn, req, stmt)
+            finally:
+                for sql in restore:
+                    with contextlib.suppress(Exception):
+                        conn.query(sql, "TabSeparated")
+
+    def _insert(self, conn, req: Request, stmt: Statement, data: Iterator[bytes]) -> None:
+        start = time.perf_counter_ns()
+        try:
+            inserter = conn.send_insert(stmt.sql, stmt.insert_format)
+        except Exception as e:
+            raise ClickHouseError.from_chdb(e) from None
+        try:
+            for chunk in data:
+                if chunk:
+                    inserter.append(chunk)
+            result = inserter.finish()
+        except ClickHouseError:
+            inserter.cancel()
+            raise
+        except Exception as e:
+            with contextlib.suppress(Exception):
+                inserter.cancel()
+            raise ClickHouseError.from_chdb(e) from None
+        summary = _summary(written_rows=result.rows_written, written_bytes=result.bytes_written,
+                           elapsed_ns=time.perf_counter_ns() - start)
+        self._send_simple(200, b"", extra={"X-ClickHouse-Summary": summary}, query_id=req.query_id)
+
+    def _run_whole(self, conn, req: Request, stmt: Statement) -> None:
+        fmt = stmt.output_format or req.default_format
+        start = time.perf_counter_ns()
+        try:
+            result = conn.query(stmt.sql, req.default_format, params=req.query_params)
+        except Exception as e:
+            raise ClickHouseError.from_chdb(e) from None
+        body = result.bytes()
+        summary = _summary(read_rows=result.rows_read(), read_bytes=result.bytes_read(),
+                           written_rows=result.rows_written(),
+                           written_bytes=result.bytes_written(),
+                           result_bytes=len(body), elapsed_ns=time.perf_counter_ns() - start)
+        self._send_simple(200, body, content_type(fmt), query_id=req.query_id,
+                          extra={"X-ClickHouse-Format": fmt, "X-ClickHouse-Summary": summary})
+
+    def _stream(self, conn, req: Request, stmt: Statement) -> None:
+        fmt = stmt.output_format or req.default_format
+        start = time.perf_counter_ns()
+        try:
+            stream = conn.send_query(stmt.sql, req.default_format, params=req.query_params)
+            chunks = iter(stream)
+            first = next(chunks, None)  # errors before any output become a plain HTTP 500
+        except Exception as e:
+            raise ClickHouseError.from_chdb(e) from None
+        tag = secrets.token_hex(8)
+        self.send_response(200)
+        self._common_headers(req.query_id)
+        self.send_header("Content-Type", content_type(fmt))
+        self.send_header("X-ClickHouse-Format", fmt)
+        self.send_header("X-ClickHouse-Exception-Tag", tag)
+        self.send_header("X-ClickHouse-Summary", _summary(elapsed_ns=time.perf_counter_ns() - start))
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            if first is not None:
+                self._write_chunk(first.get_memview().view())
+            for chunk in chunks:
+                self._write_chunk(chunk.get_memview().view())
+        except (BrokenPipeError, ConnectionResetError):
+            stream.cancel()
+            raise
+        except Exception as e:  # an error after output started: ClickHouse's tagged trailer
+            err = ClickHouseError.from_chdb(e).render().encode()
+            self._write_chunk(b"__exception__\r\n" + tag.encode() + b"\r\n" + err + b"\n"
+                              + str(len(err)).encode() + b" " + tag.encode()
+                              + b"\r\n__exception__\r\n")
+            self.close_connection = True
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _write_chunk(self, data) -> None:
+        if len(data):
+            self.wfile.write(b"%x\r\n" % len(data))
+            self.wfile.write(data)
+            self.wfile.write(b"\r\n")
+
+
+def _chain(first: Iterable[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    yield from first
+    yield from rest
+
+
+def _summary(**values: int) -> str:
+    keys = ("read_rows", "read_bytes", "written_rows", "written_bytes", "total_rows_to_read",
+            "result_rows", "result_bytes", "elapsed_ns")
+    return json.dumps({k: str(int(values.get(k, 0))) for k in keys}, separators=(",", ":"))
+
+
+def _prepare_context(conn, req: Request, stmt: Statement, in_session: bool) -> list[str]:
+    """Apply the request's database and settings; return the statements that undo them.
+
+    URL settings and ``database`` apply to one query, as in ClickHouse: a session keeps only
+    what its own statements (SET, USE) change. A request without a session has a fresh context.
+    """
+    restore: list[str] = []
+    try:
+        if in_session and req.settings:
+            names = ",".join(_sql_string(n) for n in req.settings)
+            rows = _text(conn, f"SELECT name, value, changed FROM system.settings WHERE name IN ({names})")
+            for line in rows.splitlines():
+                name, value, changed = line.split("\t")
+                restore.append(f"SET {name} = {_sql_string(_unescape(value))}" if changed == "1"
+                               else f"SET {name} = DEFAULT")
+        if in_session and req.database and stmt.kind != "USE":
+            restore.append(f"USE {_identifier(_text(conn, 'SELECT currentDatabase()').strip())}")
+        if req.database:
+            _text(conn, f"USE {_identifier(req.database)}")
+        if req.settings:
+            _text(conn, "SET " + ", ".join(f"{k} = {_sql_string(v)}" for k, v in req.settings.items()))
+    except Exception as e:
+        for sql in restore:
+            with contextlib.suppress(Exception):
+                _text(conn, sql)
+        raise ClickHouseError.from_chdb(e) from None
+    return restore
+
+
+def _text(conn, sql: str) -> str:
+    return conn.query(sql, "TabSeparated").bytes().decode()
+
+
+def _identifier(name: str) -> str:
+    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
+
+
+def _unescape(tsv_value: str) -> str:
+    return tsv_value.replace("\\t", "\t").replace("\\n", "\n").replace("\\\\", "\\")
+
+
+class LocalServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, host: str, port: int, engine: Engine):
+        self.engine = engine
+        self._active = 0
+        self._active_cv = threading.Condition()
+        super().__init__((host, port), Handler)
+
+    @contextlib.contextmanager
+    def track_request(self):
+        with self._active_cv:
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._active_cv:
+                self._active -= 1
+                self._active_cv.notify_all()
+
+    def drain(self, timeout_s: float) -> bool:
+        """Wait for running queries to finish; True if none is left."""
+        deadline = time.monotonic() + timeout_s
+        with self._active_cv:
+            while self._active and time.monotonic() < deadline:
+                self._active_cv.wait(deadline - time.monotonic())
+            return self._active == 0
+
+
+def _lock_data_dir(data_path: Path):
+    """Hold an exclusive lock on the data directory for the life of this process."""
+    data_path.mkdir(parents=True, exist_ok=True)
+    handle = open(data_path / ".unmogrowp-server.lock", "a+")  # noqa: SIM115 (held open)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        raise SystemExit(f"error: the data directory {data_path} is in use by {owner}") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
+def serve(data_path: str, host: str = "127.0.0.1", port: int = 18123,
+          state_file: str | None = None, drain_timeout_s: float = 30.0) -> None:
+    """Run the server in the foreground until SIGTERM/SIGINT, then shut down cleanly."""
+    lock = _lock_data_dir(Path(data_path))
+    try:
+        engine = Engine(data_path)
+        try:
+            httpd = LocalServer(host, port, engine)
+        except OSError as e:
+            engine.close()
+            raise SystemExit(f"error: cannot listen on {host}:{port}: {e.strerror}") from None
+        stop = threading.Event()
+
+        def _on_signal(signum, _frame):
+            log.info("signal %s: shutting down", signum)
+            stop.set()
+
+        signal.signal(signal.SIGTERM, _on_signal)
+        signal.signal(signal.SIGINT, _on_signal)
+        server_thread = threading.Thread(target=httpd.serve_forever, name="http", daemon=True)
+        server_thread.start()
+        if state_file:
+            Path(state_file).write_text(json.dumps({
+                "pid": os.getpid(), "host": host, "port": httpd.server_address[1],
+                "data_path": str(Path(data_path).resolve()), "version": engine.version,
+                "started_at": time.time(),
+            }))
+        log.info("serving %s on http://%s:%s (chDB %s)", data_path, host,
+                 httpd.server_address[1], engine.version)
+        while not stop.wait(5.0):
+            engine.expire_sessions()
+        httpd.shutdown()  # stop accepting
+        if not httpd.drain(drain_timeout_s):
+            log.warning("queries still running after %.0f s; closing anyway", drain_timeout_s)
+        httpd.server_close()
+        engine.close()
+        if state_file:
+            with contextlib.suppress(FileNotFoundError):
+                Path(state_file).unlink()
+        log.info("stopped")
+    finally:
+        lock.close()
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", required=True, help="chDB data directory")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=18123)
+    parser.add_argument("--state-file")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    serve(args.data, args.host, args.port, args.state_file)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The one place that reads the environment: which deployment this is and where things live.
+
+``LAKEHOUSE_ENV`` = ``local`` (default: embedded services under ``UNMOGROWP_HOME``) or
+``staging``/``prod`` (real services; connection details and secrets from environment variables).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ENVIRONMENTS = ("local", "staging", "prod")
+DEFAULT_CLICKHOUSE_PORT = 18123
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a usable deployment."""
+
+
+@dataclass(frozen=True)
+class ClickHouseSettings:
+    host: str
+    port: int
+    user: str
+    password: str
+    secure: bool
+    database: str
+    managed: bool  # True: the local server under ``home`` is started on demand
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.host}:{self.port}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    home: Path  # local state: lake directory, ClickHouse data, Dagster/MLflow/Feast stores
+    lake_uri: str  # file:// directory or s3:// prefix
+    clickhouse: ClickHouseSettings
+
+    @property
+    def is_local(self) -> bool:
+        return self.env == "local"
+
+    @property
+    def dbt_target(self) -> str:
+        return self.env
+
+
+def _require(environ: Mapping[str, str], name: str, env: str) -> str:
+    value = environ.get(name)
+    if not value:
+        raise ConfigError(f"{name} must be set when LAKEHOUSE_ENV={env}")
+    return value
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build the settings for the deployment named by ``LAKEHOUSE_ENV``."""
+    environ = os.environ if environ is None else environ
+    env = environ.get("LAKEHOUSE_ENV", "local").strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"LAKEHOUSE_ENV={env!r}: expected one of {', '.join(ENVIRONMENTS)}")
+    home = Path(environ.get("UNMOGROWP_HOME") or Path.cwd() / ".lakehouse").resolve()
+    if env == "local":
+        clickhouse = ClickHouseSettings(
+            host="127.0.0.1",
+            port=int(environ.get("UNMOGROWP_CLICKHOUSE_PORT") or DEFAULT_CLICKHOUSE_PORT),
+            user="default",
+            password="",
+            secure=False,
+            database="default",
+            managed=True,
+        )
+        lake_uri = environ.get("UNMOGROWP_LAKE_URI") or (home / "lake").as_uri()
+    else:
+        clickhouse = ClickHouseSettings(
+            host=_require(environ, "CLICKHOUSE_HOST", env),
+            port=int(environ.get("CLICKHOUSE_PORT") or 8443),
+            user=environ.get("CLICKHOUSE_USER") or "default",
+            password=environ.get("CLICKHOUSE_PASSWORD") or "",
+            secure=(environ.get("CLICKHOUSE_SECURE") or "true").lower() in ("1", "true", "yes"),
+            database=environ.get("CLICKHOUSE_DATABASE") or "default",
+            managed=False,
+        )
+        lake_uri = _require(environ, "UNMOGROWP_LAKE_URI", env)
+    return Settings(env=env, home=home, lake_uri=lake_uri, clickhouse=clickhouse)

@@ -253,15 +253,15 @@ class Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         self._body_consumed = self.command != "POST"
         path = urlsplit(self.path)
+        params = dict(parse_qsl(path.query, keep_blank_values=True))
         if path.path in ("/ping", "/replicas_status") or (
-            path.path == "/" and self.command in ("GET", "HEAD") and "query" not in path.query
+            path.path == "/" and self.command in ("GET", "HEAD") and "query" not in params
         ):
             self._send_simple(200, b"Ok.\n")
             return
         if path.path not in ("/", "/query"):
             self._send_simple(404, b"There is no handle " + path.path.encode() + b"\n")
             return
-        params = dict(parse_qsl(path.query, keep_blank_values=True))
         query_id = params.get("query_id")
         with self.server.track_request():
             try:

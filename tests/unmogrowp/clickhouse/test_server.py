@@ -5,6 +5,7 @@ import gzip
 import io
 import ipaddress
 import json
+import time
 import uuid
 import zlib
 from decimal import Decimal
@@ -263,4 +264,14 @@ def test_sessions_isolate_set_use_and_temporary_tables(url):
     assert s("A", "SELECT getSetting('max_threads'), currentDatabase()").text == "1\tsess_db\n"
     # session_check on an unknown session
     resp = s("never-used", "SELECT 1", session_check="1")
+    assert resp.headers["X-ClickHouse-Exception-Code"] == "372"
+
+
+def test_idle_sessions_expire_after_their_timeout(url):
+    params = {"session_id": "short-lived", "session_timeout": "1"}
+    assert requests.post(url, params=params, data=b"SET max_threads = 1").ok
+    assert requests.post(url, params={**params, "session_check": "1"},
+                         data=b"SELECT getSetting('max_threads')").text == "1\n"
+    time.sleep(7)  # the server sweeps idle sessions every 5 s
+    resp = requests.post(url, params={**params, "session_check": "1"}, data=b"SELECT 1")
     assert resp.headers["X-ClickHouse-Exception-Code"] == "372"

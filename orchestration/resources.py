@@ -9,6 +9,8 @@ from clickhouse_connect.driver.client import Client
 
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import Settings
+from unmogrowp.lake import Lake
+from unmogrowp.landing import LandingStore
 
 
 class ClickHouseResource(dg.ConfigurableResource):
@@ -40,12 +42,21 @@ class ClickHouseResource(dg.ConfigurableResource):
 
 
 class LakeResource(dg.ConfigurableResource):
-    """The lake root: a local directory (file://) or an s3:// prefix."""
+    """The lake root: Delta tables in a local directory (file://) or under an s3:// prefix."""
 
     root_uri: str
 
-    def table_uri(self, *parts: str) -> str:
-        return "/".join([self.root_uri.rstrip("/"), *parts])
+    def get_lake(self) -> Lake:
+        return Lake(self.root_uri)
+
+
+class LandingResource(dg.ConfigurableResource):
+    """The landing zone where the ingestion edge and cost pullers drop files (dir or s3://)."""
+
+    root_uri: str
+
+    def get_store(self) -> LandingStore:
+        return LandingStore(self.root_uri)
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
@@ -57,4 +68,5 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             host=ch.host, port=ch.port, user=ch.user, secure=ch.secure, database=ch.database,
             password=dg.EnvVar("CLICKHOUSE_PASSWORD"),
         )
-    return {"clickhouse": clickhouse, "lake": LakeResource(root_uri=settings.lake_uri)}
+    return {"clickhouse": clickhouse, "lake": LakeResource(root_uri=settings.lake_uri),
+            "landing": LandingResource(root_uri=settings.landing_uri)}

@@ -1,12 +1,16 @@
 """Shared fixtures: one local ClickHouse server per test run, on a free port, in a temp home."""
 
+import json
 import socket
+from datetime import date
 from pathlib import Path
 
 import clickhouse_connect
 import pytest
 
 from unmogrowp.clickhouse import manager
+from unmogrowp.generator.simulate import SimConfig
+from unmogrowp.generator.writer import generate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,3 +41,12 @@ def ch(clickhouse_server):
     client = clickhouse_connect.get_client(host=clickhouse_server.host, port=clickhouse_server.port)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory) -> tuple[Path, dict]:
+    """Two days of one app's traffic (about 40k events) with every fault kind the edge produces."""
+    out = tmp_path_factory.mktemp("generated")
+    generate(str(out), 1, date(2026, 9, 1), date(2026, 9, 2), seed=11,
+             config=SimConfig(installs_per_day=600), progress=False, truncated_file_share=0.03)
+    return out, json.loads((out / "answers" / "manifest.json").read_text())

@@ -13,6 +13,7 @@ from pathlib import Path
 
 ENVIRONMENTS = ("local", "staging", "prod")
 DEFAULT_CLICKHOUSE_PORT = 18123
+DEFAULT_PARTITIONS_START = "2026-09-01"
 
 
 class ConfigError(RuntimeError):
@@ -39,7 +40,9 @@ class Settings:
     env: str
     home: Path  # local state: lake directory, ClickHouse data, Dagster/MLflow/Feast stores
     lake_uri: str  # file:// directory or s3:// prefix
+    landing_uri: str  # the landing zone root (holds events/ and cost/)
     clickhouse: ClickHouseSettings
+    partitions_start: str = DEFAULT_PARTITIONS_START  # first hourly/daily partition (UTC)
 
     @property
     def is_local(self) -> bool:
@@ -75,6 +78,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             managed=True,
         )
         lake_uri = environ.get("UNMOGROWP_LAKE_URI") or (home / "lake").as_uri()
+        landing_uri = environ.get("UNMOGROWP_LANDING_URI") or (home / "landing").as_uri()
     else:
         clickhouse = ClickHouseSettings(
             host=_require(environ, "CLICKHOUSE_HOST", env),
@@ -86,4 +90,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             managed=False,
         )
         lake_uri = _require(environ, "UNMOGROWP_LAKE_URI", env)
-    return Settings(env=env, home=home, lake_uri=lake_uri, clickhouse=clickhouse)
+        landing_uri = _require(environ, "UNMOGROWP_LANDING_URI", env)
+    return Settings(env=env, home=home, lake_uri=lake_uri, landing_uri=landing_uri, clickhouse=clickhouse,
+                    partitions_start=environ.get("UNMOGROWP_PARTITIONS_START") or DEFAULT_PARTITIONS_START)

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from urllib.parse import urlparse
 
 import pyarrow as pa
-from deltalake import DeltaTable, write_deltalake
+import pyarrow.dataset as ds
+from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 
@@ -71,22 +72,31 @@ class Lake:
                 raise FileNotFoundError(f"no Delta table at {self.uri(table)}")
             cols = [schema.field(c) for c in columns] if columns else list(schema)
             return pa.schema(cols).empty_table()
-        return dt.to_pyarrow_table(columns=list(columns) if columns else None, filters=filters)
+        # a pyarrow dataset scan is 2-3x faster here than to_pyarrow_table with the same filters
+        return dt.to_pyarrow_dataset().to_table(columns=list(columns) if columns else None,
+                                                filter=_expression(filters))
 
-    def append(self, table: str, data: pa.Table, partition_by: Sequence[str] | None = None) -> int:
-        """Append atomically (one Delta commit); returns the new version."""
+    def append(self, table: str, data: pa.Table, partition_by: Sequence[str] | None = None,
+               no_dictionary: Sequence[str] = ()) -> int:
+        """Append atomically (one Delta commit); returns the new version.
+
+        ``no_dictionary``: high-cardinality columns (raw lines) for which Parquet dictionary
+        encoding is only wasted work (2.5x slower writes measured here).
+        """
         write_deltalake(self.uri(table), data, mode="append", partition_by=list(partition_by or []) or None,
-                        storage_options=self.storage_options or None, schema_mode="merge")
+                        storage_options=self.storage_options or None, schema_mode="merge",
+                        writer_properties=_writer_properties(no_dictionary))
         return self.version(table)
 
     def replace_where(self, table: str, data: pa.Table, predicate: str,
-                      partition_by: Sequence[str] | None = None) -> int:
+                      partition_by: Sequence[str] | None = None, no_dictionary: Sequence[str] = ()) -> int:
         """Atomically replace the rows matching ``predicate`` with ``data`` (idempotent re-runs)."""
         if not self.exists(table):
-            return self.append(table, data, partition_by)
+            return self.append(table, data, partition_by, no_dictionary)
         write_deltalake(self.uri(table), data, mode="overwrite", predicate=predicate,
                         partition_by=list(partition_by or []) or None,
-                        storage_options=self.storage_options or None)
+                        storage_options=self.storage_options or None,
+                        writer_properties=_writer_properties(no_dictionary))
         return self.version(table)
 
     def file_uris(self, table: str, partition_filters=None) -> list[str]:
@@ -94,7 +104,7 @@ class Lake:
         if dt is None:
             raise FileNotFoundError(f"no Delta table at {self.uri(table)}")
         # delta-rs writes no deletion vectors, so the data files are the snapshot.
-        return dt.file_uris(partition_filters)
+        return dt.file_uris(file_pruning_predicate=partition_filters) if partition_filters else dt.file_uris()
 
     # -- Spark ------------------------------------------------------------------------------
     def spark_read(self, spark, table: str, partition_filters=None, native_spark: bool = False):
@@ -133,6 +143,28 @@ class Lake:
         write_deltalake(self.uri(table), data, mode="overwrite", partition_by=list(partition_by or []) or None,
                         storage_options=self.storage_options or None, schema_mode="overwrite")
         return self.version(table)
+
+
+def _writer_properties(no_dictionary: Sequence[str]) -> WriterProperties | None:
+    if not no_dictionary:
+        return None
+    return WriterProperties(column_properties={c: ColumnProperties(dictionary_enabled=False) for c in no_dictionary})
+
+
+_OPS = {"=": "__eq__", "==": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__",
+        ">=": "__ge__"}
+
+
+def _expression(filters):
+    """[(column, op, value), ...] (all must hold) as a pyarrow dataset expression."""
+    if not filters:
+        return None
+    expr = None
+    for column, op, value in filters:
+        field = ds.field(column)
+        term = field.isin(list(value)) if op == "in" else getattr(field, _OPS[op])(value)
+        expr = term if expr is None else expr & term
+    return expr
 
 
 def _spark_path(uri: str) -> str:

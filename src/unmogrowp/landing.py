@@ -14,6 +14,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from urllib.parse import urlparse
 
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
 _EVENT_KEY = re.compile(r"^events/app_id=([^/]+)/dt=(\d{4}-\d{2}-\d{2})/hr=(\d{2})/([^/]+)$")
 _COST_KEY = re.compile(r"^cost/media_source=([^/]+)/dt=(\d{4}-\d{2}-\d{2})/([^/]+)$")
 
@@ -129,19 +133,39 @@ class LandingStore:
 
 @dataclass(frozen=True)
 class DecodedFile:
-    lines: list[bytes]
+    text: bytes  # the decompressed content that could be read
     last_line_error: str | None  # reason for the final line when the file was cut short
     file_error: str | None  # "not_gzip" / "truncated_gzip" / "corrupt_gzip"
 
+    @property
+    def lines(self) -> list[bytes]:
+        if self.file_error == "not_gzip":
+            return [self.text] if self.text else []
+        lines = self.text.split(b"\n")
+        if not lines[-1]:
+            lines.pop()  # the empty string after the final newline
+        return lines
+
+    def line_array(self) -> pa.LargeBinaryArray:
+        """The lines as one Arrow array, split without a Python object per line."""
+        if self.file_error == "not_gzip" or not self.text:
+            return pa.array(self.lines, pa.large_binary())
+        buf = self.text if self.text.endswith(b"\n") else self.text + b"\n"
+        ends = np.flatnonzero(np.frombuffer(buf, np.uint8) == 0x0A) + 1
+        offsets = np.concatenate([[0], ends]).astype(np.int64)
+        with_newline = pa.LargeBinaryArray.from_buffers(
+            pa.large_binary(), len(ends), [None, pa.py_buffer(offsets), pa.py_buffer(buf)])
+        return pc.binary_slice(with_newline, 0, -1)
+
 
 def decode_ndjson_gz(data: bytes) -> DecodedFile:
-    """Split a gzip NDJSON batch into raw lines, keeping whatever a damaged file still holds.
+    """Decompress a gzip NDJSON batch, keeping whatever a damaged file still holds.
 
     Not gzip: the whole content is one line with ``not_gzip``. Truncated or corrupt gzip: the
     complete lines that decompressed are kept and a final partial line is flagged.
     """
     if data[:2] != b"\x1f\x8b":
-        return DecodedFile([data] if data else [], "not_gzip" if data else None, "not_gzip")
+        return DecodedFile(data, "not_gzip" if data else None, "not_gzip")
     parts: list[bytes] = []
     error = None
     rest = data
@@ -162,8 +186,5 @@ def decode_ndjson_gz(data: bytes) -> DecodedFile:
                 error = "corrupt_gzip"
             break
     text = b"".join(parts)
-    lines = text.split(b"\n")
     complete = text.endswith(b"\n") or not text
-    if complete:
-        lines.pop()  # the empty string after the final newline
-    return DecodedFile(lines, None if complete or error is None else error, error)
+    return DecodedFile(text, None if complete or error is None else error, error)

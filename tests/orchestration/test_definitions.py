@@ -29,13 +29,25 @@ def test_asset_graph_snapshot(tmp_path):
         key.to_user_string(): (graph.get(key).group_name, sorted(k.to_user_string() for k in graph.get(key).parent_keys))
         for key in graph.get_all_asset_keys()
     }
-    assert snapshot == {"warehouse_databases": ("platform", [])}
-    assert set(defs.resources) == {"clickhouse", "lake"}
+    assert snapshot == {
+        "warehouse_databases": ("platform", []),
+        "bronze_events": ("ingest", []),
+        "silver_events": ("ingest", ["bronze_events"]),
+        "clickhouse_events": ("ingest", ["silver_events"]),
+        "cost_reports": ("ingest", []),
+        "clickhouse_cost": ("ingest", ["cost_reports"]),
+    }
+    hourly = graph.get(dg.AssetKey("silver_events")).partitions_def
+    assert isinstance(hourly, dg.HourlyPartitionsDefinition) and hourly.start.isoformat() == "2026-09-01T00:00:00+00:00"
+    assert isinstance(graph.get(dg.AssetKey("cost_reports")).partitions_def, dg.DailyPartitionsDefinition)
+    assert set(defs.resources) == {"clickhouse", "lake", "landing"}
+    assert {k.name for k in defs.resolve_asset_graph().asset_check_keys} == {"reconciles"}
 
 
 def test_prod_resources_come_from_the_environment():
     settings = load_settings({"LAKEHOUSE_ENV": "prod", "CLICKHOUSE_HOST": "ch.example.internal",
-                              "CLICKHOUSE_PORT": "9440", "UNMOGROWP_LAKE_URI": "s3://lake/prod"})
+                              "CLICKHOUSE_PORT": "9440", "UNMOGROWP_LAKE_URI": "s3://lake/prod",
+                              "UNMOGROWP_LANDING_URI": "s3://landing/prod"})
     defs = build_definitions(settings)
     clickhouse = defs.resources["clickhouse"]
     assert (clickhouse.host, clickhouse.port, clickhouse.secure, clickhouse.local_home) == \

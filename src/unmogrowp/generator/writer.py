@@ -11,6 +11,7 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -29,6 +30,7 @@ APP_NAMES = ("puzzlequest", "runnerx", "farmsaga", "wordsmith", "spacecolony", "
              "golfclash", "merchtycoon")
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 BATCH_LINES = 5000
+RENDER_ROWS = 1_000_000  # rows rendered to JSON at a time (bounds memory)
 PULL_DELAYS_DAYS = (1, 2, 4)  # first pull the next morning, then restatements
 
 
@@ -131,63 +133,61 @@ def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
     answers = LandingStore(f"{out_uri.rstrip('/')}/answers")
     result = GenerateResult()
     labels: list[pa.Table] = []
+    cost_parts: list[dict[str, np.ndarray]] = []
     rng = np.random.default_rng([seed, 999])
     conn = chdb.connect(":memory:")
-    files: list[tuple[str, bytes]] = []
-    bar = tqdm(total=apps, desc="simulating apps", unit="app", disable=not progress)
     fault = {"duplicate_events": 0, "late_events": 0, "malformed_lines": 0, "renamed_field_lines": 0,
              "truncated_files": [], "lines_lost_in_truncation": 0}
-    for a, app_id in enumerate(app_ids(apps)):
-        s = sim.AppSimulation(a, start, end, seed, config)
-        s.run()
-        cols = s.events()
-        n = len(cols["event_type"])
-        u = rng.random(n)
-        corrupt = np.where(u < malformed_share, 1, np.where(u < malformed_share + renamed_share, 2, 0))
-        cols["corrupt"] = corrupt.astype(np.int8)
-        cols["is_duplicate"] = cols["is_duplicate"].astype(np.uint8)
-        fault["duplicate_events"] += int(cols["is_duplicate"].sum())
-        fault["late_events"] += int(((cols["received_ts"] - cols["event_ts"]) > sim.MS_HOUR).sum())
-        fault["malformed_lines"] += int((corrupt == 1).sum())
-        fault["renamed_field_lines"] += int((corrupt == 2).sum())
-        table = pa.table(cols)  # noqa: F841  (read by chDB's Python() table function)
-        rendered = conn.query(render_sql(app_id, a), "ArrowTable")
-        result.events += n
-        labels.append(_labels(app_id, rendered))
-        files += _batches(app_id, rendered, rng)
-        costs = s.cost_rows()
-        costs["app_id"] = np.full(len(costs["day"]), app_id)
-        if a == 0:
-            all_costs = {k: [v] for k, v in costs.items()}
-        else:
-            for k, v in costs.items():
-                all_costs[k].append(v)
-        bar.update()
-    bar.close()
-    truncate = set(rng.choice(len(files), max(1, int(len(files) * truncated_file_share)), replace=False)) \
-        if len(files) > 20 else set()
+    bar = tqdm(total=apps, desc="generating apps", unit="app", disable=not progress)
+    pool = ThreadPoolExecutor(2)  # zlib releases the GIL: compress and write two batches at once
+    fault_lock = threading.Lock()
 
-    def write(i_item):
-        i, (key, payload) = i_item
+    def write(key: str, payload: bytes, truncated: bool) -> int:
         data = gzip.compress(payload, compresslevel=1, mtime=0)
         lines = payload.count(b"\n")
-        if i in truncate:
+        if truncated:
             data = data[: int(len(data) * 0.6)]
             lost = lines - len(decode_ndjson_gz(data).lines)
-            fault["lines_lost_in_truncation"] += lost  # cut off at the edge; the partial line lands
+            with fault_lock:
+                fault["lines_lost_in_truncation"] += lost  # cut off at the edge; the partial line lands
+                fault["truncated_files"].append(key)
             lines -= lost
         landing.write_bytes(key, data)
         return lines
 
-    with ThreadPoolExecutor(2) as pool:
-        lines = list(tqdm(pool.map(write, enumerate(files)), total=len(files), desc="writing batches",
-                          unit="file", disable=not progress))
-    for i in sorted(truncate):
-        fault["truncated_files"].append(files[i][0])
-    result.lines_written = sum(lines)
-    result.files = len(files)
-    result.cost_files = _write_costs(landing, {k: np.concatenate(v) for k, v in all_costs.items()},
-                                     start, end, rng)
+    for a, app_id in enumerate(app_ids(apps)):
+        s = sim.AppSimulation(a, start, end, seed, config)
+        s.run()
+        costs = s.cost_rows()
+        costs["app_id"] = np.full(len(costs["day"]), app_id)
+        cost_parts.append(costs)
+        cols = s.events()
+        del s
+        n = len(cols["event_type"])
+        u = rng.random(n)
+        cols["corrupt"] = np.where(u < malformed_share, 1, np.where(u < malformed_share + renamed_share, 2, 0)).astype(np.int8)
+        cols["is_duplicate"] = cols["is_duplicate"].astype(np.uint8)
+        fault["duplicate_events"] += int(cols["is_duplicate"].sum())
+        fault["late_events"] += int(((cols["received_ts"] - cols["event_ts"]) > sim.MS_HOUR).sum())
+        fault["malformed_lines"] += int((cols["corrupt"] == 1).sum())
+        fault["renamed_field_lines"] += int((cols["corrupt"] == 2).sum())
+        result.events += n
+        futures = []
+        for lo, hi in _hour_aligned_slices(cols["received_ts"], RENDER_ROWS):
+            table = pa.table({k: v[lo:hi] for k, v in cols.items()})  # noqa: F841  (read by chDB)
+            rendered = conn.query(render_sql(app_id, a), "ArrowTable")
+            labels.append(_labels(app_id, rendered))
+            for key, payload in _batches(app_id, rendered, rng):
+                futures.append(pool.submit(write, key, payload, rng.random() < truncated_file_share))
+            del rendered, table
+            result.lines_written += sum(f.result() for f in futures)  # bounded memory: one slice in flight
+            result.files += len(futures)
+            futures = []
+        bar.update()
+    pool.shutdown()
+    bar.close()
+    all_costs = {k: np.concatenate([c[k] for c in cost_parts]) for k in cost_parts[0]}
+    result.cost_files = _write_costs(landing, all_costs, start, end, rng)
     answers.write_bytes("fraud_labels.parquet", _parquet(pa.concat_tables(labels)))
     fault["truncated_files"] = sorted(fault["truncated_files"])
     result.faults = fault
@@ -197,6 +197,20 @@ def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
         "cost_files": result.cost_files, "faults": fault,
     }, indent=2).encode())
     return result
+
+
+def _hour_aligned_slices(received_ts: np.ndarray, rows: int):
+    """[lo, hi) row ranges of about ``rows`` rows that never split a landing hour."""
+    hours = received_ts // sim.MS_HOUR
+    lo, n = 0, len(hours)
+    while lo < n:
+        hi = min(lo + rows, n)
+        if hi < n:
+            hi = int(np.searchsorted(hours, hours[hi], side="left"))
+            if hi <= lo:
+                hi = int(np.searchsorted(hours, hours[lo], side="right"))
+        yield lo, hi
+        lo = hi
 
 
 def _labels(app_id: str, rendered: pa.Table) -> pa.Table:

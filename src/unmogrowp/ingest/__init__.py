@@ -1,0 +1,1 @@
+"""Ingestion: landing files → bronze/silver Delta tables → ClickHouse raw tables."""

@@ -1,0 +1,61 @@
+"""The landing sensor: run requests for the partitions of new files, and a cursor that moves."""
+
+import json
+import os
+from datetime import UTC, date, datetime
+
+import dagster as dg
+
+from orchestration.definitions import COST_JOB, EVENTS_JOB, build_definitions
+from orchestration.resources import LandingResource
+from unmogrowp.config import load_settings
+from unmogrowp.landing import LandingStore, cost_key, event_key
+
+
+def evaluate(defs, store_root, cursor=None):
+    sensor = defs.resolve_sensor_def("landing_sensor")
+    ctx = dg.build_sensor_context(cursor=cursor, resources={"landing": LandingResource(root_uri=store_root)},
+                                  definitions=defs)
+    return sensor(ctx), ctx
+
+
+def write(store, key, mtime):
+    store.write_bytes(key, b"x")
+    os.utime(store.path / key, (mtime, mtime))
+
+
+def test_sensor_requests_new_partitions_and_advances_its_cursor(tmp_path):
+    defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path)}))
+    store = LandingStore(str(tmp_path / "landing"))
+    h5, h6 = datetime(2026, 9, 1, 5, tzinfo=UTC), datetime(2026, 9, 1, 6, tzinfo=UTC)
+    write(store, event_key("com.a", h5, "b1"), 1000)
+    write(store, event_key("com.b", h5, "b2"), 1000)
+    write(store, event_key("com.a", h6, "b3"), 1001)
+    write(store, cost_key("netx", date(2026, 8, 31), datetime(2026, 9, 1, 6, tzinfo=UTC)), 1001)
+
+    result, _ = evaluate(defs, str(store.path))
+    reqs = {(r.job_name, r.partition_key) for r in result.run_requests}
+    assert reqs == {(EVENTS_JOB, "2026-09-01-05:00"), (EVENTS_JOB, "2026-09-01-06:00"), (COST_JOB, "2026-08-31")}
+    cursor = json.loads(result.cursor)
+    assert cursor["modified"] == 1001 and len(cursor["keys"]) == 2
+
+    again, _ = evaluate(defs, str(store.path), result.cursor)
+    assert isinstance(again, dg.SkipReason)
+
+    # a late file for an old hour, written with the same mtime as the mark, is still seen
+    write(store, event_key("com.b", h5, "late"), 1001)
+    later, _ = evaluate(defs, str(store.path), result.cursor)
+    assert [(r.job_name, r.partition_key) for r in later.run_requests] == [(EVENTS_JOB, "2026-09-01-05:00")]
+    assert len(json.loads(later.cursor)["keys"]) == 3
+    assert later.run_requests[0].run_key != result.run_requests[0].run_key
+
+
+def test_schedules_target_the_ingest_jobs(tmp_path):
+    defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path)}))
+    hourly = defs.resolve_schedule_def("hourly_events")
+    assert hourly.job_name == EVENTS_JOB and hourly.cron_schedule == "5 * * * *"
+    nightly = defs.resolve_schedule_def("nightly_cost")
+    assert nightly.job_name == COST_JOB and nightly.cron_schedule == "0 2 * * *"
+    ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 9, 2, 0, 5, tzinfo=UTC))
+    [req] = hourly.evaluate_tick(ctx).run_requests
+    assert req.partition_key == "2026-09-01-23:00"

@@ -30,7 +30,8 @@ def _instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri: str | None = None) -> RunSummary:
+def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri: str | None = None,
+                 log_level: str = "INFO") -> RunSummary:
     """Materialize every ingestion asset for landing hours [start, end) and the cost dates in it,
     each job as one run over the whole range (single-run backfill)."""
     if landing_uri:
@@ -48,8 +49,9 @@ def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri
     for job_name, (first, last) in ranges.items():
         job = defs.resolve_job_def(job_name)
         t0 = datetime.now(UTC)
-        result = job.execute_in_process(instance=instance, tags={RANGE_START: first, RANGE_END: last},
-                                        raise_on_error=False)
+        result = job.execute_in_process(
+            instance=instance, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
         summary.seconds[job_name] = (datetime.now(UTC) - t0).total_seconds()
         summary.run_ids.append(result.run_id)
         summary.success &= result.success

@@ -29,6 +29,8 @@ SILVER_EVENTS = "silver/events"
 QUARANTINE_EVENTS = "silver/events_quarantine"
 DUPLICATE_REASON = "duplicate_event_id"
 DEDUP_LOOKBACK = LATE_ARRIVAL_LIMIT + timedelta(days=1)
+HIGH_CARDINALITY = ("event_id", "device_id", "idfv", "android_id", "ip", "touch_id", "click_id",
+                    "referrer_click_id", "user_id")
 
 TS = pa.timestamp("ms", tz="UTC")
 LINEAGE = pa.schema([
@@ -190,15 +192,16 @@ def build_silver(lake: Lake, start: datetime, end: datetime) -> SilverResult:
     rows = conn.query(_validation_sql(), "ArrowTable", params={
         "start": start.strftime("%Y-%m-%d %H:%M:%S"), "end": end.strftime("%Y-%m-%d %H:%M:%S")})
     ok = pc.is_null(rows["reason"])
-    keys = rows.filter(ok).select(["event_id", "landing_hour", "source_file", "line_number", "row_idx"])  # noqa: F841
+    # select before filter: filtering copies every column it is given
+    keys = rows.select(["event_id", "landing_hour", "source_file", "line_number", "row_idx"]).filter(ok)  # noqa: F841
     dups = conn.query(_DUPLICATES_SQL, "ArrowTable") if keys.num_rows else pa.table(
         {"row_idx": pa.array([], pa.int64()), "is_duplicate": pa.array([], pa.bool_())})
     conn.close()
     dup_idx = dups.filter(dups["is_duplicate"])["row_idx"]
     dup = pc.is_in(rows["row_idx"], value_set=dup_idx)
     valid = pc.and_(ok, pc.invert(dup))
-    silver = rows.filter(valid).select(SILVER_SCHEMA.names).cast(SILVER_SCHEMA)
-    rejected = rows.filter(pc.invert(valid))
+    silver = rows.select(SILVER_SCHEMA.names).filter(valid).cast(SILVER_SCHEMA)
+    rejected = rows.select([*LINEAGE.names, "landing_app_id", "reason", "row_idx"]).filter(pc.invert(valid))
     quarantine = pa.table({
         **{n: rejected[n] for n in LINEAGE.names}, "landing_app_id": rejected["landing_app_id"],
         "reason": pc.if_else(pc.is_null(rejected["reason"]), DUPLICATE_REASON, rejected["reason"]),
@@ -206,7 +209,8 @@ def build_silver(lake: Lake, start: datetime, end: datetime) -> SilverResult:
     }).cast(QUARANTINE_SCHEMA)
     predicate = hour_predicate(start, end)
     result = _reconcile(rows, valid, dup)
-    result.silver_version = lake.replace_where(SILVER_EVENTS, silver, predicate, ["landing_date"])
+    result.silver_version = lake.replace_where(SILVER_EVENTS, silver, predicate, ["landing_date"],
+                                               no_dictionary=HIGH_CARDINALITY)
     result.quarantine_version = lake.replace_where(QUARANTINE_EVENTS, quarantine, predicate, ["landing_date"],
                                                    no_dictionary=("raw_line",))
     return result

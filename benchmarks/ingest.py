@@ -9,7 +9,7 @@ import argparse
 import shutil
 import tempfile
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import clickhouse_connect
@@ -43,8 +43,7 @@ def main() -> None:
             timings["generate"] = time.perf_counter() - t0
         store = LandingStore(f"{out}/landing")
         lake = Lake((work / "lake").as_uri())
-        t_start = datetime(start.year, start.month, start.day, tzinfo=UTC)
-        t_end = t_start + timedelta(days=args.days + 4)  # late arrivals land up to 3 days after
+        t_start, t_end = events.landing_range(store)
         windows = list(chunks(t_start, t_end))
         t0 = time.perf_counter()
         lines = sum(events.load_bronze(lake, store, events.event_files(store, s, e), s, e).lines for s, e in windows)

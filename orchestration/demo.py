@@ -3,7 +3,7 @@
 import json
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 
 import dagster as dg
 
@@ -13,6 +13,8 @@ from unmogrowp.clickhouse import manager
 from unmogrowp.config import load_settings
 from unmogrowp.generator.simulate import SimConfig
 from unmogrowp.generator.writer import generate
+from unmogrowp.ingest.events import landing_range
+from unmogrowp.landing import LandingStore
 
 APPS, START, END, SEED, INSTALLS_PER_DAY = 3, date(2026, 9, 1), date(2026, 9, 7), 42, 6000
 
@@ -39,8 +41,7 @@ def main() -> int:
     defs = build_definitions(settings)
     dg.materialize([a for a in defs.assets if getattr(a, "key", None) == dg.AssetKey("warehouse_databases")],
                    resources=defs.resources, instance=dg.DagsterInstance.get())
-    start = datetime(START.year, START.month, START.day, tzinfo=UTC)
-    end = start + timedelta(days=(END - START).days + 4)  # uploads arrive up to 3 days late
+    start, end = landing_range(LandingStore(settings.landing_uri))  # late uploads land days after END
     summary = run_pipeline(settings, start, end)
     print()
     print(format_summary(summary, start, end))

@@ -49,6 +49,7 @@ CAMPAIGNS_PER_NETWORK = 3
 ADSETS_PER_CAMPAIGN = 2
 ADS_PER_ADSET = 2
 SITES_PER_NETWORK = 12
+CLICKMOB, HYPERGROWTH = 3, 4  # indexes into NETWORKS of the two fraudulent networks
 FLOOD_SITES = (10, 11)  # clickmob's sub-publishers that flood clicks
 FRAUD_TYPES = ("click_injection", "click_flood", "device_farm", "bot_behaviour", "sdk_spoofing")
 DEVICE_ABSENT, DEVICE_ZEROED = -1, -2
@@ -176,7 +177,6 @@ class AppSimulation:
         day0 = self.t0 + d * MS_DAY
         n_inst = rng.poisson(cfg.installs_per_day)
         n_paid = int(n_inst * (1 - cfg.organic_share))
-        n_org = n_inst - n_paid
         prof = self._device_profile(n_inst)
         # a gentle diurnal curve: more installs in the evening (UTC-ish)
         install_ts = day0 + (rng.beta(2.2, 1.6, n_inst) * MS_DAY).astype(np.int64)
@@ -196,7 +196,7 @@ class AppSimulation:
         install_begin = np.where(referrer & (install_begin < 0), install_ts - 20_000, install_begin)
 
         # bots and SDK spoofing: paid hypergrowth installs with no real user behind them
-        hyper_paid = paid & (place["network"] == 4)
+        hyper_paid = paid & (place["network"] == HYPERGROWTH)
         bots = hyper_paid & (rng.random(n_inst) < 0.25)
         spoofed = hyper_paid & ~bots & (rng.random(n_inst) < 0.2)
         prof["ip"][spoofed] = _datacenter_ips(rng, int(spoofed.sum()))
@@ -348,7 +348,7 @@ class AppSimulation:
         """Touch-level fraud and device farms, with ground-truth labels in the ``fraud`` column."""
         rng = self.rng
         n = len(install_ts)
-        hyper, clickmob = 4, 3
+        hyper, clickmob = HYPERGROWTH, CLICKMOB
         android_dev = (prof["platform"] == 1) & (prof["device"] >= 0)
         # click injection: a click fired between install_begin and the first open
         inj = np.flatnonzero(~paid & android_dev & (install_begin > 0) & (rng.random(n) < 0.06))

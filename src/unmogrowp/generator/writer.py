@@ -90,7 +90,7 @@ def render_sql(app_id: str, app_index: int) -> str:
         "os_version": _pick(sim.OS_VERSIONS, "os_version"),
         "app_version": f"if({app_event}, {_pick(sim.APP_VERSIONS, 'app_version')}, NULL)",
         "sdk_version": f"if({app_event}, {_pick(sim.SDK_VERSIONS, 'sdk_version')}, NULL)",
-        "user_id": f"if(event_type = 6 AND user >= 0, concat('cust-', toString(cityHash64(user) % 10000000)), NULL)",
+        "user_id": "if(event_type = 6 AND user >= 0, concat('cust-', toString(cityHash64(user) % 10000000)), NULL)",
         "touch_id": f"if(touch < 0, NULL, concat('t{app_index}_', toString(touch)))",
         "media_source": net,
         "campaign_id": f"if(network < 0, NULL, {campaign})",

@@ -77,6 +77,12 @@ def event_files(store: LandingStore, start: datetime, end: datetime) -> list[Lan
     return sorted(out, key=lambda f: f.key)
 
 
+def landing_range(store: LandingStore) -> tuple[datetime, datetime] | None:
+    """[first landing hour, last landing hour + 1 h) over every event batch in the store."""
+    hours = [f.event_hour for f in store.list("events/") if is_event_key(f.key)]
+    return (min(hours), max(hours) + timedelta(hours=1)) if hours else None
+
+
 def _app_dirs(store: LandingStore) -> list[str]:
     if store.is_s3:
         resp = store._s3.list_objects_v2(Bucket=store.bucket, Prefix=store._s3_key("events/"), Delimiter="/")
@@ -202,10 +208,13 @@ def build_silver(lake: Lake, start: datetime, end: datetime) -> SilverResult:
     valid = pc.and_(ok, pc.invert(dup))
     silver = rows.select(SILVER_SCHEMA.names).filter(valid).cast(SILVER_SCHEMA)
     rejected = rows.select([*LINEAGE.names, "landing_app_id", "reason", "row_idx"]).filter(pc.invert(valid))
+    rejected = rejected.sort_by("row_idx")
+    in_quarantine = np.zeros(bronze.num_rows, bool)
+    in_quarantine[np.asarray(rejected["row_idx"])] = True  # a mask filter beats take() on chunked arrays
     quarantine = pa.table({
         **{n: rejected[n] for n in LINEAGE.names}, "landing_app_id": rejected["landing_app_id"],
         "reason": pc.if_else(pc.is_null(rejected["reason"]), DUPLICATE_REASON, rejected["reason"]),
-        "raw_line": bronze["raw_line"].take(rejected["row_idx"]),
+        "raw_line": bronze["raw_line"].filter(pa.array(in_quarantine)),
     }).cast(QUARANTINE_SCHEMA)
     predicate = hour_predicate(start, end)
     result = _reconcile(rows, valid, dup)

@@ -68,8 +68,9 @@ def load_events(client, lake: Lake, start: datetime, end: datetime) -> int:
     ensure_tables(client)
     data = lake.read(SILVER_EVENTS, filters=hour_filter(start, end), schema=SILVER_SCHEMA).drop_columns(["landing_date"])
     params = {"s": start.replace(tzinfo=None), "e": end.replace(tzinfo=None)}
-    client.command(f"DELETE FROM {EVENTS_TABLE} WHERE landing_hour >= {{s:DateTime64(3)}} "
-                   f"AND landing_hour < {{e:DateTime64(3)}}", parameters=params)
+    window = "landing_hour >= {s:DateTime64(3)} AND landing_hour < {e:DateTime64(3)}"
+    if client.command(f"SELECT count() FROM {EVENTS_TABLE} WHERE {window}", parameters=params):
+        client.command(f"DELETE FROM {EVENTS_TABLE} WHERE {window}", parameters=params)
     if data.num_rows:
         client.insert_arrow(EVENTS_TABLE, data, settings={"max_insert_block_size": max(data.num_rows, 1_048_576)})
     return data.num_rows

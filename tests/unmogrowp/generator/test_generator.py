@@ -24,7 +24,7 @@ def test_same_seed_same_bytes(tmp_path):
     cfg = sim.SimConfig(installs_per_day=100)
     a = generate(str(tmp_path / "a"), 1, date(2026, 9, 1), date(2026, 9, 1), 3, cfg, progress=False)
     b = generate(str(tmp_path / "b"), 1, date(2026, 9, 1), date(2026, 9, 1), 3, cfg, progress=False)
-    c = generate(str(tmp_path / "c"), 1, date(2026, 9, 1), date(2026, 9, 1), 4, cfg, progress=False)
+    generate(str(tmp_path / "c"), 1, date(2026, 9, 1), date(2026, 9, 1), 4, cfg, progress=False)
     assert a.events == b.events and digest(tmp_path / "a" / "landing") == digest(tmp_path / "b" / "landing")
     assert digest(tmp_path / "a" / "landing") != digest(tmp_path / "c" / "landing")
 

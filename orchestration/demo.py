@@ -48,7 +48,8 @@ def main() -> int:
     landed = summary.metadata.get("silver_events", {}).get("landed", 0)
     events_seconds = sum(v for k, v in summary.seconds.items() if "events" in k)
     if landed:
-        print(f"  landing -> ClickHouse through Dagster: {landed / events_seconds:,.0f} events/s")
+        print(f"  events job: {landed:,} lines through bronze, silver and ClickHouse in {events_seconds:.0f} s "
+              f"({landed / events_seconds:,.0f} lines/s)")
     print("\nNext: `make dev` opens the Dagster UI on http://127.0.0.1:3000")
     return 0 if summary.success else 1
 

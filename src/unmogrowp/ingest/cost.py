@@ -83,7 +83,7 @@ def load_cost(lake: Lake, store: LandingStore, start: date, end: date, now: date
         bronze = pa.concat_tables(raw)  # noqa: F841  (read by chDB)
         date_check = (("'date_not_in_folder'", "toString(x_date) != cost_date"),)
         sql = COST_CONTRACT.validation_sql("Python(bronze)", tuple(LINEAGE.names) + ("raw_line",),
-                                           extra_reasons=date_check)  # noqa: S608
+                                           extra_reasons=date_check)
         conn = chdb.connect(":memory:")
         rows = conn.query(sql, "ArrowTable")
         conn.close()

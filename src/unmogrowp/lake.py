@@ -135,8 +135,9 @@ class Lake:
         if mode == "append":
             return self.append(table, data, partition_by)
         if mode == "overwrite":
-            return self.replace_where(table, data, predicate or "true", partition_by) if predicate \
-                else self._overwrite(table, data, partition_by)
+            if predicate:
+                return self.replace_where(table, data, predicate, partition_by)
+            return self._overwrite(table, data, partition_by)
         raise ValueError(f"unsupported mode {mode!r}")
 
     def _overwrite(self, table: str, data: pa.Table, partition_by) -> int:

@@ -32,34 +32,29 @@ class LandingFile:
     def kind(self) -> str:
         return self.key.split("/", 1)[0]
 
+    def _match(self, pattern: re.Pattern, what: str) -> re.Match:
+        m = pattern.match(self.key)
+        if not m:
+            raise ValueError(f"not {what} key: {self.key}")
+        return m
+
     @property
     def event_hour(self) -> datetime:
         """The landing hour of an event batch (the partition it belongs to)."""
-        m = _EVENT_KEY.match(self.key)
-        if not m:
-            raise ValueError(f"not an event batch key: {self.key}")
+        m = self._match(_EVENT_KEY, "an event batch")
         return datetime.fromisoformat(f"{m.group(2)}T{m.group(3)}:00:00").replace(tzinfo=UTC)
 
     @property
     def app_id(self) -> str:
-        m = _EVENT_KEY.match(self.key)
-        if not m:
-            raise ValueError(f"not an event batch key: {self.key}")
-        return m.group(1)
+        return self._match(_EVENT_KEY, "an event batch").group(1)
 
     @property
     def cost_date(self) -> date:
-        m = _COST_KEY.match(self.key)
-        if not m:
-            raise ValueError(f"not a cost report key: {self.key}")
-        return date.fromisoformat(m.group(2))
+        return date.fromisoformat(self._match(_COST_KEY, "a cost report").group(2))
 
     @property
     def media_source(self) -> str:
-        m = _COST_KEY.match(self.key)
-        if not m:
-            raise ValueError(f"not a cost report key: {self.key}")
-        return m.group(1)
+        return self._match(_COST_KEY, "a cost report").group(1)
 
 
 def event_key(app_id: str, hour: datetime, batch_id: str) -> str:

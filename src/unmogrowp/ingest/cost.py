@@ -48,13 +48,13 @@ def cost_files(store: LandingStore, start: date, end: date) -> list[LandingFile]
     return [f for f in store.list("cost/") if is_cost_key(f.key) and start <= f.cost_date <= end]
 
 
-def _dates(start: date, end: date) -> list[str]:
+def date_strings(start: date, end: date) -> list[str]:
     return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
 def load_cost(lake: Lake, store: LandingStore, start: date, end: date, now: datetime | None = None) -> CostResult:
     now = now or datetime.now(UTC)
-    dates = _dates(start, end)
+    dates = date_strings(start, end)
     done = set(pc.unique(lake.read(COST_LOADS, columns=["source_file"], filters=[("cost_date", "in", dates)],
                                    schema=LOADS_SCHEMA)["source_file"]).to_pylist())
     done |= set(pc.unique(lake.read(COST_QUARANTINE, columns=["source_file"], filters=[("cost_date", "in", dates)],

@@ -14,7 +14,7 @@ import pyarrow as pa
 from unmogrowp.contracts.base import ALL, Contract
 from unmogrowp.contracts.cost import COST_CONTRACT
 from unmogrowp.contracts.events import EVENT_CONTRACT
-from unmogrowp.ingest.cost import COST_CURRENT, CURRENT_SCHEMA
+from unmogrowp.ingest.cost import COST_CURRENT, CURRENT_SCHEMA, date_strings
 from unmogrowp.ingest.events import SILVER_EVENTS, SILVER_SCHEMA, hour_filter
 from unmogrowp.lake import Lake
 
@@ -79,7 +79,7 @@ def load_events(client, lake: Lake, start: datetime, end: datetime) -> int:
 def load_cost(client, lake: Lake, start: date, end: date) -> int:
     """Replace cost dates [start, end] in raw.cost with silver's current cost; returns rows."""
     ensure_tables(client)
-    dates = [d for d in _date_strings(start, end)]
+    dates = date_strings(start, end)
     data = lake.read(COST_CURRENT, filters=[("cost_date", "in", dates)], schema=CURRENT_SCHEMA)
     data = data.drop_columns(["date"]).set_column(0, "cost_date", data["cost_date"].cast(pa.date32()))
     client.command(f"DELETE FROM {COST_TABLE} WHERE cost_date >= {{s:Date32}} AND cost_date <= {{e:Date32}}",
@@ -88,8 +88,3 @@ def load_cost(client, lake: Lake, start: date, end: date) -> int:
         client.insert_arrow(COST_TABLE, data)
     return data.num_rows
 
-
-def _date_strings(start: date, end: date) -> list[str]:
-    from datetime import timedelta
-
-    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]

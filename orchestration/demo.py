@@ -1,10 +1,12 @@
 """`make demo`: generate a week of traffic for 3 apps, then run the pipeline through Dagster."""
 
 import json
+import shutil
 import sys
 import time
 from datetime import date
 
+import clickhouse_connect
 import dagster as dg
 
 from orchestration.definitions import build_definitions
@@ -12,11 +14,12 @@ from orchestration.pipeline import format_summary, run_pipeline
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import load_settings
 from unmogrowp.generator.simulate import SimConfig
-from unmogrowp.generator.writer import generate
+from unmogrowp.generator.writer import GENERATOR_VERSION, generate
 from unmogrowp.ingest.events import landing_range
 from unmogrowp.landing import LandingStore
 
 APPS, START, END, SEED, INSTALLS_PER_DAY = 3, date(2026, 9, 1), date(2026, 9, 7), 42, 6000
+DEMO_DATABASES = ("raw", "staging", "intermediate", "marts", "config", "mta")
 
 
 def main() -> int:
@@ -27,11 +30,17 @@ def main() -> int:
           f"{'started' if started else 'already running'})")
 
     manifest_path = settings.home / "answers" / "manifest.json"
-    wanted = {"apps": APPS, "start": START.isoformat(), "end": END.isoformat(), "seed": SEED}
+    wanted = {"generator": GENERATOR_VERSION, "apps": APPS, "start": START.isoformat(), "end": END.isoformat(), "seed": SEED}
     have = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
-    if have and {k: (len(have[k]) if k == "apps" else have[k]) for k in wanted} == wanted:
+    if have and {k: (len(have[k]) if k == "apps" else have.get(k)) for k in wanted} == wanted:
         print(f"landing data already generated: {have['events']:,} events in {have['event_files']:,} files")
     else:
+        # a different generation: start from an empty lake and warehouse, not a mix of both
+        for sub in ("landing", "answers", "lake"):
+            shutil.rmtree(settings.home / sub, ignore_errors=True)
+        client = clickhouse_connect.get_client(host=settings.clickhouse.host, port=settings.clickhouse.port)
+        for database in DEMO_DATABASES:
+            client.command(f"DROP DATABASE IF EXISTS {database}")
         t0 = time.perf_counter()
         result = generate(str(settings.home), APPS, START, END, SEED, SimConfig(installs_per_day=INSTALLS_PER_DAY))
         seconds = time.perf_counter() - t0

@@ -91,8 +91,13 @@ COLUMNS = {  # name -> (dtype, absent value)
     "event_name": (np.int8, -1), "revenue": (np.float64, np.nan), "currency": (np.int8, -1),
     "ad_network": (np.int8, -1), "epoch_ms_ts": (np.int8, 0), "event_hi": (np.uint64, 0),
     "event_lo": (np.uint64, 0),
-    "fraud": (np.int8, -1),  # ground truth (index into FRAUD_TYPES), never written to landing
+    # ground truth, never written to landing
+    "fraud": (np.int8, -1),  # index into FRAUD_TYPES
+    "truth_kind": (np.int8, -1),  # installs: index into TRUTH_KINDS
+    "truth_touch": (np.int64, -1),  # installs: the touch that should win last-touch attribution
 }
+# what an install is by design: organic, won by its click, a reinstall, or a retargeted reinstall
+TRUTH_KINDS = ("organic", "paid", "reinstall", "reattribution")
 FRAUD = {name: i for i, name in enumerate(FRAUD_TYPES)}
 
 
@@ -210,13 +215,17 @@ class AppSimulation:
         vi = pi[rng.random(len(pi)) < 0.4]
         self._emit_touches(_sub(prof, vi), _sub(place, vi), click_ts[vi] - rng.integers(60_000, MS_DAY, len(vi)),
                            self._touches(len(vi)), ET["impression"])
-        # assists: an earlier touch from another network for a quarter of the installs
-        ai = np.flatnonzero(rng.random(n_inst) < 0.25)
+        # assists: an earlier touch from another network for a quarter of the paid installs
+        # (always before the winning click, so the designed click stays the last-touch winner)
+        ai = pi[rng.random(len(pi)) < 0.25]
         other = self._placement(len(ai))
-        self._emit_touches(_sub(prof, ai), other, install_ts[ai] - rng.integers(2 * MS_HOUR, 6 * MS_DAY, len(ai)),
+        self._emit_touches(_sub(prof, ai), other, click_ts[ai] - rng.integers(MS_HOUR, 5 * MS_DAY, len(ai)),
                            self._touches(len(ai)), np.where(rng.random(len(ai)) < 0.5, ET["click"], ET["impression"]))
+        # a winning click before the simulated range is not in the data: that install looks organic
+        won = paid & (click_ts >= self.t0)
         self._emit_install(np.arange(n_inst), prof, install_ts, install_begin,
-                           np.where(referrer, click_ts, -1), np.where(referrer, click_touch, -1), fraud=fraud)
+                           np.where(referrer, click_ts, -1), np.where(referrer, click_touch, -1), fraud=fraud,
+                           truth_kind=np.where(won, 1, 0), truth_touch=np.where(won, click_touch, -1))
         self.cost_installs.append((np.full(len(pi), d), place["network"][pi], place["campaign"][pi]))
 
         self._fraud(day0, prof, paid, install_ts, install_begin)
@@ -246,9 +255,12 @@ class AppSimulation:
                    **{k: prof[k] for k in ("platform", "device", "ip", "ua", "country", "os_version")},
                    **{k: place[k] for k in ("network", "campaign", "adset", "ad", "site")})
 
-    def _emit_install(self, idx, prof, install_ts, install_begin, ref_ts, ref_touch, fraud=None) -> None:
+    def _emit_install(self, idx, prof, install_ts, install_begin, ref_ts, ref_touch, fraud=None,
+                      truth_kind=None, truth_touch=None) -> None:
         self._emit(len(idx), event_type=ET["install"], event_ts=install_ts[idx],
                    fraud=None if fraud is None else fraud[idx], user=prof["device_key"][idx],
+                   truth_kind=0 if truth_kind is None else np.asarray(truth_kind)[idx],
+                   truth_touch=None if truth_touch is None else np.asarray(truth_touch)[idx],
                    install_begin_ts=install_begin[idx], referrer_click_ts=ref_ts[idx],
                    referrer_touch=ref_touch[idx],
                    **{k: prof[k][idx] for k in ("platform", "device", "ip", "ua", "country",
@@ -322,12 +334,16 @@ class AppSimulation:
         keep = re_ts < self.t_end
         cand, re_ts = cand[keep], re_ts[keep]
         minus1 = np.full(len(cand), -1)
-        self._emit_install(np.arange(len(cand)), _sub(prof, cand), re_ts, minus1, minus1, minus1)
         rt = rng.random(len(cand)) < 0.33
         ri = cand[rt]
+        rt_touch = self._touches(len(ri))
+        truth_touch = minus1.copy()
+        truth_touch[rt] = rt_touch
+        self._emit_install(np.arange(len(cand)), _sub(prof, cand), re_ts, minus1, minus1, minus1,
+                           truth_kind=np.where(rt, 3, 2), truth_touch=truth_touch)
         place = self._placement(len(ri))
         self._emit_touches(_sub(prof, ri), place, re_ts[rt] - rng.integers(10 * 60_000, 20 * MS_HOUR, len(ri)),
-                           self._touches(len(ri)), ET["click"], retargeting=1)
+                           rt_touch, ET["click"], retargeting=1)
 
     def _reengagement(self, days: int) -> None:
         """Users installed before the window, inactive for weeks, come back after a retargeting click."""
@@ -378,11 +394,13 @@ class AppSimulation:
         fp["device"] = fp["device_key"]
         f_ts = day0 + rng.integers(0, MS_DAY, farm_n)
         pl = self._placement(farm_n, np.full(farm_n, clickmob))
-        self._emit_touches(fp, pl, f_ts - rng.integers(20_000, 600_000, farm_n), self._touches(farm_n),
+        farm_touch = self._touches(farm_n)
+        self._emit_touches(fp, pl, f_ts - rng.integers(20_000, 600_000, farm_n), farm_touch,
                            ET["click"], fraud=FRAUD["device_farm"])
         minus1 = np.full(farm_n, -1)
         self._emit_install(np.arange(farm_n), fp, f_ts, minus1, minus1, minus1,
-                           fraud=np.full(farm_n, FRAUD["device_farm"], np.int8))
+                           fraud=np.full(farm_n, FRAUD["device_farm"], np.int8),
+                           truth_kind=np.ones(farm_n, np.int8), truth_touch=farm_touch)
         self._emit(farm_n, event_type=ET["session_start"], event_ts=f_ts + 3_000, user=fp["device_key"],
                    **{k: fp[k] for k in ("platform", "device", "ip", "ua", "country", "os_version",
                                          "app_version", "sdk_version")})

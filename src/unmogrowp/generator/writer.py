@@ -29,6 +29,7 @@ from unmogrowp.landing import LandingStore, cost_key, decode_ndjson_gz, event_ke
 APP_NAMES = ("puzzlequest", "runnerx", "farmsaga", "wordsmith", "spacecolony", "chefdash",
              "golfclash", "merchtycoon")
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
+GENERATOR_VERSION = 2  # bump when the simulated traffic changes: cached demo data is regenerated
 BATCH_LINES = 5000
 RENDER_ROWS = 1_000_000  # rows rendered to JSON at a time (bounds memory)
 PULL_DELAYS_DAYS = (1, 2, 4)  # first pull the next morning, then restatements
@@ -117,7 +118,8 @@ def render_sql(app_id: str, app_index: int) -> str:
             f"UUIDNumToString(toFixedString(concat(reinterpretAsFixedString(event_hi), "
             f"reinterpretAsFixedString(event_lo)), 16)) AS event_id, "
             f"{et} AS event_type, if(touch < 0, NULL, concat('t{app_index}_', toString(touch))) AS touch_id, "
-            f"fraud, toUnixTimestamp(toStartOfHour(fromUnixTimestamp64Milli(received_ts, 'UTC'))) AS landing_hour, "
+            f"fraud, truth_kind, if(truth_touch < 0, NULL, concat('t{app_index}_', toString(truth_touch))) AS truth_touch_id, "
+            f"toUnixTimestamp(toStartOfHour(fromUnixTimestamp64Milli(received_ts, 'UTC'))) AS landing_hour, "
             f"is_duplicate, corrupt "
             f"FROM (SELECT *, {line} AS l FROM Python(table)) "
             f"SETTINGS prefer_column_name_to_alias = 1, output_format_json_escape_forward_slashes = 0")  # the JSON keys reuse input column names
@@ -133,6 +135,7 @@ def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
     answers = LandingStore(f"{out_uri.rstrip('/')}/answers")
     result = GenerateResult()
     labels: list[pa.Table] = []
+    truths: list[pa.Table] = []
     cost_parts: list[dict[str, np.ndarray]] = []
     rng = np.random.default_rng([seed, 999])
     conn = chdb.connect(":memory:")
@@ -177,6 +180,7 @@ def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
             table = pa.table({k: v[lo:hi] for k, v in cols.items()})  # noqa: F841  (read by chDB)
             rendered = conn.query(render_sql(app_id, a), "ArrowTable")
             labels.append(_labels(app_id, rendered))
+            truths.append(_truth(app_id, rendered))
             for key, payload in _batches(app_id, rendered, rng):
                 futures.append(pool.submit(write, key, payload, rng.random() < truncated_file_share))
             del rendered, table
@@ -189,10 +193,11 @@ def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
     all_costs = {k: np.concatenate([c[k] for c in cost_parts]) for k in cost_parts[0]}
     result.cost_files = _write_costs(landing, all_costs, start, end, rng)
     answers.write_bytes("fraud_labels.parquet", _parquet(pa.concat_tables(labels)))
+    answers.write_bytes("attribution_truth.parquet", _parquet(pa.concat_tables(truths)))
     fault["truncated_files"] = sorted(fault["truncated_files"])
     result.faults = fault
     answers.write_bytes("manifest.json", json.dumps({
-        "apps": app_ids(apps), "start": start.isoformat(), "end": end.isoformat(), "seed": seed,
+        "generator": GENERATOR_VERSION, "apps": app_ids(apps), "start": start.isoformat(), "end": end.isoformat(), "seed": seed,
         "events": result.events, "lines_written": result.lines_written, "event_files": result.files,
         "cost_files": result.cost_files, "faults": fault,
     }, indent=2).encode())
@@ -221,6 +226,18 @@ def _labels(app_id: str, rendered: pa.Table) -> pa.Table:
         "app_id": pa.array([app_id] * t.num_rows, pa.string()),
         "event_id": t["event_id"], "event_type": t["event_type"], "touch_id": t["touch_id"],
         "fraud_type": pa.array(np.array(sim.FRAUD_TYPES, dtype=object)[fraud], pa.string()),
+    })
+
+
+def _truth(app_id: str, rendered: pa.Table) -> pa.Table:
+    """Per install event: what it is by design and the touch that should win (SimConfig docs)."""
+    pc = pa.compute
+    t = rendered.filter(pc.and_(pc.equal(rendered["event_type"], "install"), pc.equal(rendered["is_duplicate"], 0)))
+    kind = np.asarray(t["truth_kind"])
+    return pa.table({
+        "app_id": pa.array([app_id] * t.num_rows, pa.string()), "event_id": t["event_id"],
+        "truth_kind": pa.array(np.array(sim.TRUTH_KINDS, dtype=object)[kind], pa.string()),
+        "truth_touch_id": t["truth_touch_id"],
     })
 
 

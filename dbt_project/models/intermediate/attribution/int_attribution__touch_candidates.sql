@@ -1,0 +1,132 @@
+-- Every (install, touch) pair a match method links, with its window, eligibility and fraud
+-- rejection (SPEC §2, §3.1). Set-based: three equi-joins, no per-install loops.
+{%- set s = attribution_settings() %}
+
+with installs as (
+    select * from {{ ref('int_attribution__installs') }}
+),
+
+touches as (
+    select * from {{ ref('stg_sdk__touches') }}
+    where touch_ts >= {{ window_start() }} - interval {{ max_touch_window_hours() }} hour
+      and touch_ts < {{ window_end() }}
+),
+
+-- window rules, most specific first: ad > adset > campaign > network > app
+window_rules as (
+    select groupArray(tuple(app_id, media_source, campaign_id, adset_id, ad_id, touch_type, match_class,
+                            window_hours)) as rules
+    from (
+        select
+            ifNull(app_id, '') as app_id, ifNull(media_source, '') as media_source,
+            ifNull(campaign_id, '') as campaign_id, ifNull(adset_id, '') as adset_id,
+            ifNull(ad_id, '') as ad_id, touch_type, match_class, window_hours
+        from {{ ref('attribution_window_overrides') }}
+        order by (ad_id != '') * 16 + (adset_id != '') * 8 + (campaign_id != '') * 4
+                 + (media_source != '') * 2 + (app_id != '') desc, window_hours
+    )
+),
+
+by_click_id as (
+    select i.install_id as install_id, t.touch_id as touch_id, 'referrer' as match_method, 1.0 as match_score
+    from installs as i
+    inner join touches as t on t.app_id = i.app_id and t.click_id = i.referrer_click_id
+    where t.touch_type = 'click'
+),
+
+by_device_id as (
+    select i.install_id as install_id, t.touch_id as touch_id, 'device_id' as match_method, 1.0 as match_score
+    from installs as i
+    inner join touches as t on t.app_id = i.app_id and t.device_id = i.device_id
+),
+
+-- probabilistic: same IP, touch without a device id (a touch that carried one never falls back)
+by_ip as (
+    select
+        i.install_id as install_id,
+        t.touch_id as touch_id,
+        'probabilistic' as match_method,
+        0.5 * (t.user_agent = i.user_agent) + 0.3 * (t.os_version = i.os_version)
+            + 0.2 * greatest(0.0, 1.0 - ({{ ms('i.install_ts') }} - {{ ms('t.touch_ts') }})
+                                        / ({{ s.click_probabilistic_window_hours }} * 3600000.0)) as match_score
+    from installs as i
+    inner join touches as t on t.app_id = i.app_id and t.ip = i.ip
+    where t.device_id is null
+),
+
+matches as (
+    select * from by_click_id
+    union all select * from by_device_id
+    union all select * from by_ip where match_score >= {{ s.probabilistic_min_score }}
+),
+
+candidates as (
+    select
+        m.install_id as install_id,
+        m.match_method as match_method,
+        m.match_score as match_score,
+        i.app_id as app_id,
+        i.install_ts as install_ts,
+        i.install_begin_ts as install_begin_ts,
+        i.referrer_click_ts as referrer_click_ts,
+        i.is_reinstall as is_reinstall,
+        t.touch_id as touch_id,
+        t.touch_type as touch_type,
+        t.touch_ts as touch_ts,
+        t.media_source as media_source,
+        t.campaign_id as campaign_id,
+        t.adset_id as adset_id,
+        t.ad_id as ad_id,
+        t.site_id as site_id,
+        t.is_retargeting as is_retargeting,
+        if(m.match_method = 'probabilistic', 'probabilistic', 'deterministic') as match_class,
+        {{ ms('i.install_ts') }} - {{ ms('t.touch_ts') }} as age_ms
+    from matches as m
+    inner join installs as i on i.install_id = m.install_id
+    inner join touches as t on t.touch_id = m.touch_id
+),
+
+windowed as (
+    select
+        c.*,
+        arrayFirstIndex(r -> (r.1 = '' or r.1 = c.app_id) and (r.2 = '' or r.2 = c.media_source)
+                             and (r.3 = '' or r.3 = ifNull(c.campaign_id, '')) and (r.4 = '' or r.4 = ifNull(c.adset_id, ''))
+                             and (r.5 = '' or r.5 = ifNull(c.ad_id, '')) and r.6 = c.touch_type and r.7 = c.match_class,
+                        w.rules) as rule_index,
+        if(rule_index > 0, toUInt32(w.rules[rule_index].8), toUInt32(multiIf(
+            c.touch_type = 'click' and c.match_class = 'deterministic', {{ s.click_window_hours }},
+            c.touch_type = 'click', {{ s.click_probabilistic_window_hours }},
+            c.match_class = 'deterministic', {{ s.impression_window_hours }},
+            {{ s.impression_probabilistic_window_hours }}))) as window_hours
+    from candidates as c
+    cross join window_rules as w
+)
+
+select
+    install_id,
+    touch_id,
+    app_id,
+    install_ts,
+    touch_ts,
+    touch_type,
+    match_method,
+    match_class,
+    match_score,
+    media_source,
+    campaign_id,
+    adset_id,
+    ad_id,
+    site_id,
+    is_retargeting,
+    is_reinstall,
+    window_hours,
+    age_ms,
+    intDiv(age_ms, 1000) as ctit_s,
+    -- inclusive at exactly W; touches after the install never count
+    window_hours > 0 and age_ms >= 0 and age_ms <= window_hours * 3600000 as is_eligible,
+    -- SPEC §3.1: a click between the store's install begin and the first open is injected
+    touch_type = 'click' and install_begin_ts is not null
+        and touch_ts > install_begin_ts and touch_ts <= install_ts as is_click_injection,
+    -- store timestamps confirm a short CTIT when the referrer carries this click's time
+    referrer_click_ts is not null and referrer_click_ts = touch_ts as store_confirmed
+from windowed

@@ -3,14 +3,20 @@
 import dagster as dg
 
 from assets import warehouse
+from assets.dbt import build_dbt_assets
 from assets.ingest import build_ingest_assets
+from assets.mta import build_mta_assets
 from orchestration.partitions import daily_partitions, hourly_partitions
-from orchestration.resources import build_resources
+from orchestration.resources import build_resources, dbt_manifest
 from orchestration.sensors import build_landing_sensor
 from unmogrowp.config import Settings, load_settings
 
 EVENTS_JOB = "ingest_events_job"
 COST_JOB = "ingest_cost_job"
+DBT_SETUP_JOB = "dbt_setup_job"
+ATTRIBUTION_JOB = "attribution_job"
+DAILY_MARTS_JOB = "daily_marts_job"
+REPORTING_JOB = "reporting_job"
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -23,12 +29,29 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     cost_job = dg.define_asset_job(
         COST_JOB, selection=dg.AssetSelection.assets("cost_reports", "clickhouse_cost"),
         description="Cost reports → current cost → ClickHouse for cost dates.")
+    dbt_setup, dbt_attribution, dbt_daily, dbt_reporting = build_dbt_assets(dbt_manifest(settings), hourly, daily)
+    mta = build_mta_assets(daily)
+    setup_job = dg.define_asset_job(
+        DBT_SETUP_JOB, selection=dg.AssetSelection.assets(dbt_setup),
+        description="dbt seeds (attribution config) and staging views; run after a deploy or a config change.")
+    attribution_job = dg.define_asset_job(
+        ATTRIBUTION_JOB, selection=dg.AssetSelection.assets(dbt_attribution),
+        description="Install attribution (fct_installs) for install hours.")
+    daily_job = dg.define_asset_job(
+        DAILY_MARTS_JOB, selection=dg.AssetSelection.assets(dbt_daily, *mta),
+        description="Cohorts, retention, KPIs and multi-touch credit for install dates.")
+    reporting_job = dg.define_asset_job(
+        REPORTING_JOB, selection=dg.AssetSelection.assets(dbt_reporting),
+        description="Reporting views over the marts.")
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([warehouse]), *ingest],
-        jobs=[events_job, cost_job],
+        assets=[*dg.load_assets_from_modules([warehouse]), *ingest, dbt_setup, dbt_attribution, dbt_daily, *mta,
+                dbt_reporting],
+        jobs=[events_job, cost_job, setup_job, attribution_job, daily_job, reporting_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(events_job, minute_of_hour=5, name="hourly_events"),
             dg.build_schedule_from_partitioned_job(cost_job, hour_of_day=2, name="nightly_cost"),
+            dg.build_schedule_from_partitioned_job(attribution_job, minute_of_hour=20, name="hourly_attribution"),
+            dg.build_schedule_from_partitioned_job(daily_job, hour_of_day=3, name="nightly_marts"),
         ],
         sensors=[build_landing_sensor(events_job, cost_job, running=not settings.is_local)],
         resources=build_resources(settings),

@@ -6,7 +6,15 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from orchestration.definitions import COST_JOB, EVENTS_JOB, build_definitions
+from orchestration.definitions import (
+    ATTRIBUTION_JOB,
+    COST_JOB,
+    DAILY_MARTS_JOB,
+    DBT_SETUP_JOB,
+    EVENTS_JOB,
+    REPORTING_JOB,
+    build_definitions,
+)
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import Settings
 
@@ -32,8 +40,9 @@ def _instance() -> dg.DagsterInstance:
 
 def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri: str | None = None,
                  log_level: str = "INFO") -> RunSummary:
-    """Materialize every ingestion asset for landing hours [start, end) and the cost dates in it,
-    each job as one run over the whole range (single-run backfill)."""
+    """Materialize every asset for landing hours [start, end) and the dates in it, each job as
+    one run over the whole range (single-run backfill): ingestion, then the dbt seeds and staging
+    views, attribution over the hours, and the daily marts over the dates."""
     if landing_uri:
         settings = replace(settings, landing_uri=landing_uri)
     if settings.clickhouse.managed:
@@ -41,16 +50,17 @@ def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri
     defs = build_definitions(settings)
     instance = _instance()
     last_hour = end - timedelta(hours=1)
-    ranges = {
-        EVENTS_JOB: (start.strftime("%Y-%m-%d-%H:00"), last_hour.strftime("%Y-%m-%d-%H:00")),
-        COST_JOB: (start.strftime("%Y-%m-%d"), last_hour.strftime("%Y-%m-%d")),
-    }
+    hours = (start.strftime("%Y-%m-%d-%H:00"), last_hour.strftime("%Y-%m-%d-%H:00"))
+    days = (start.strftime("%Y-%m-%d"), last_hour.strftime("%Y-%m-%d"))
+    ranges = {EVENTS_JOB: hours, COST_JOB: days, DBT_SETUP_JOB: None, ATTRIBUTION_JOB: hours, DAILY_MARTS_JOB: days,
+              REPORTING_JOB: None}
     summary = RunSummary([], True, {}, {}, {})
-    for job_name, (first, last) in ranges.items():
+    for job_name, window in ranges.items():
         job = defs.resolve_job_def(job_name)
         t0 = datetime.now(UTC)
         result = job.execute_in_process(
-            instance=instance, tags={RANGE_START: first, RANGE_END: last}, raise_on_error=False,
+            instance=instance, tags={RANGE_START: window[0], RANGE_END: window[1]} if window else None,
+            raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
         summary.seconds[job_name] = (datetime.now(UTC) - t0).total_seconds()
         summary.run_ids.append(result.run_id)

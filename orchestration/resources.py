@@ -1,11 +1,14 @@
 """Dagster resources, named after the systems they wrap."""
 
 
+import fcntl
+import sys
 from pathlib import Path
 
 import clickhouse_connect
 import dagster as dg
 from clickhouse_connect.driver.client import Client
+from dagster_dbt import DbtCliResource
 
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import Settings
@@ -59,6 +62,29 @@ class LandingResource(dg.ConfigurableResource):
         return LandingStore(self.root_uri)
 
 
+DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
+_DBT_SOURCES = {".sql", ".yml", ".yaml", ".csv", ".md"}
+
+
+def dbt_resource(settings: Settings) -> DbtCliResource:
+    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                          target=settings.dbt_target, dbt_executable=str(Path(sys.executable).parent / "dbt"))
+
+
+def dbt_manifest(settings: Settings) -> Path:
+    """The dbt manifest, parsed again when any project file is newer (one process at a time)."""
+    target = DBT_PROJECT_DIR / "target"
+    manifest = target / "manifest.json"
+    target.mkdir(exist_ok=True)
+    with open(target / ".parse.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        newest = max(p.stat().st_mtime for p in DBT_PROJECT_DIR.rglob("*")
+                     if p.suffix in _DBT_SOURCES and "target" not in p.parts and "logs" not in p.parts)
+        if not manifest.exists() or manifest.stat().st_mtime < newest:
+            dbt_resource(settings).cli(["parse", "--quiet"], target_path=target).wait()
+    return manifest
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
     ch = settings.clickhouse
     if ch.managed:
@@ -69,4 +95,4 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             password=dg.EnvVar("CLICKHOUSE_PASSWORD"),
         )
     return {"clickhouse": clickhouse, "lake": LakeResource(root_uri=settings.lake_uri),
-            "landing": LandingResource(root_uri=settings.landing_uri)}
+            "landing": LandingResource(root_uri=settings.landing_uri), "dbt": dbt_resource(settings)}

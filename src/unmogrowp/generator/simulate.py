@@ -197,8 +197,11 @@ class AppSimulation:
         referrer = paid & android & (rng.random(n_inst) < 0.7)
         install_begin = np.where(android & (rng.random(n_inst) < 0.85),
                                  install_ts - rng.integers(15_000, 300_000, n_inst), -1)
-        install_begin = np.where(referrer, np.maximum(install_begin, click_ts + 1000), install_begin)
-        install_begin = np.where(referrer & (install_begin < 0), install_ts - 20_000, install_begin)
+        # the store download begins after the ad click, so a real click is never "injected"
+        after_click = click_ts + np.minimum(1000, (install_ts - click_ts) // 2)
+        install_begin = np.where(paid & (install_begin > 0), np.maximum(install_begin, after_click), install_begin)
+        install_begin = np.where(referrer & (install_begin < 0), np.maximum(install_ts - 20_000, after_click),
+                                 install_begin)
 
         # bots and SDK spoofing: paid hypergrowth installs with no real user behind them
         hyper_paid = paid & (place["network"] == HYPERGROWTH)

@@ -29,7 +29,7 @@ from unmogrowp.landing import LandingStore, cost_key, decode_ndjson_gz, event_ke
 APP_NAMES = ("puzzlequest", "runnerx", "farmsaga", "wordsmith", "spacecolony", "chefdash",
              "golfclash", "merchtycoon")
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
-GENERATOR_VERSION = 2  # bump when the simulated traffic changes: cached demo data is regenerated
+GENERATOR_VERSION = 3  # bump when the simulated traffic changes: cached demo data is regenerated
 BATCH_LINES = 5000
 RENDER_ROWS = 1_000_000  # rows rendered to JSON at a time (bounds memory)
 PULL_DELAYS_DAYS = (1, 2, 4)  # first pull the next morning, then restatements

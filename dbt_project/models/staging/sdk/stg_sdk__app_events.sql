@@ -11,7 +11,7 @@ select
     event_name,
     event_ts,
     {{ device_key('app_id', 'idfv', 'android_id', 'device_id', 'event_id') }} as device_key,
-    event_type in ('session_start', 'app_open') as is_session,
+    cast(event_type in ('session_start', 'app_open'), 'Bool') as is_session,
     revenue,
     currency,
     received_ts

@@ -1,0 +1,82 @@
+"""dbt models as Dagster assets: one asset per model (dbt folders as key prefixes), dbt tests as
+asset checks, the partition window passed to dbt as vars."""
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.partitions import hour_window
+from orchestration.resources import ClickHouseResource
+
+WINDOW_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+class UnmogrowpDbtTranslator(DagsterDbtTranslator):
+    """Models keyed by their dbt folders (`marts/attribution/fct_installs`), seeds under `config/`,
+    sources mapped to the ingestion assets through their `meta.dagster.asset_key`."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        kind = dbt_resource_props["resource_type"]
+        if kind == "model":
+            return dg.AssetKey(dbt_resource_props["fqn"][1:])
+        if kind == "seed":
+            return dg.AssetKey(["config", dbt_resource_props["name"]])
+        return super().get_asset_key(dbt_resource_props)
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props["fqn"]
+        if dbt_resource_props["resource_type"] == "seed":
+            return "dbt_config"
+        return "_".join(fqn[1:3]) if fqn[1] == "marts" else fqn[1]
+
+
+TRANSLATOR = UnmogrowpDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+def window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
+    start, end = hour_window(context)
+    return {"unmogrowp__window_start": start.strftime(WINDOW_FORMAT),
+            "unmogrowp__window_end": end.strftime(WINDOW_FORMAT)}
+
+
+def _run_dbt(context, dbt: DbtCliResource, clickhouse: ClickHouseResource, dbt_vars: dict | None = None):
+    clickhouse.ensure_running()
+    if clickhouse.local_home:  # the local profile reads the port of the managed server
+        os.environ["UNMOGROWP_CLICKHOUSE_PORT"] = str(clickhouse.port)
+    args = ["build"] + (["--vars", json.dumps(dbt_vars)] if dbt_vars else [])
+    yield from dbt.cli(args, context=context).stream()
+
+
+def build_dbt_assets(manifest, hourly: dg.PartitionsDefinition, daily: dg.PartitionsDefinition) -> list:
+    single_run = dg.BackfillPolicy.single_run()
+
+    @dbt_assets(manifest=manifest, select="resource_type:seed fqn:staging", name="dbt_config_and_staging",
+                dagster_dbt_translator=TRANSLATOR)
+    def dbt_config_and_staging(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
+        """Attribution config seeds and the staging views over the ClickHouse raw tables."""
+        yield from _run_dbt(context, dbt, clickhouse)
+
+    @dbt_assets(manifest=manifest, select="fqn:marts.attribution", name="dbt_attribution",
+                partitions_def=hourly, backfill_policy=single_run, dagster_dbt_translator=TRANSLATOR,
+                pool="dbt_attribution")
+    def dbt_attribution(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
+        """Install attribution for the install hours of the run (replaces exactly that window)."""
+        yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
+
+    @dbt_assets(manifest=manifest, select="fqn:marts.cohorts fqn:marts.mta", name="dbt_daily",
+                partitions_def=daily, backfill_policy=single_run, dagster_dbt_translator=TRANSLATOR,
+                pool="dbt_daily")
+    def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
+        """Cohorts, retention, KPIs and multi-touch credit for the install dates of the run."""
+        yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
+
+    @dbt_assets(manifest=manifest, select="fqn:marts.reporting", name="dbt_reporting", dagster_dbt_translator=TRANSLATOR)
+    def dbt_reporting(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
+        """Reporting views over the marts (all multi-touch models side by side)."""
+        yield from _run_dbt(context, dbt, clickhouse)
+
+    return [dbt_config_and_staging, dbt_attribution, dbt_daily, dbt_reporting]

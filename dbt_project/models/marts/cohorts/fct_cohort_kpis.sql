@@ -1,0 +1,173 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    engine='MergeTree()',
+    order_by='(app_id, install_date, day_n)',
+    partition_by='toYYYYMM(install_date)',
+    pre_hook="{{ replace_window('install_date', to_date=true) }}",
+) }}
+-- Revenue, cost and return per cohort and elapsed day (SPEC §5), in the reporting currency.
+-- Cost is taken on the cohort's install date from the latest pull; where it is coarser than the
+-- cohort (campaign, not adset/ad/platform/country), it is allocated to the campaign's cohorts in
+-- proportion to their attributed installs. Cost with no attributed install that day stays in a
+-- row with the finer dimensions NULL and installs = 0, so total cost always reconciles.
+{%- set max_day = var('unmogrowp__cohort_max_day') | int %}
+{%- set reporting = var('unmogrowp__reporting_currency') %}
+
+with members as (
+    select * from {{ ref('int_cohorts__members') }}
+),
+
+as_of as (
+    select as_of_ts from {{ ref('int_cohorts__as_of') }}
+),
+
+revenue as (
+    select install_id, day_n, revenue, event_type
+    from {{ ref('fct_revenue_events') }}
+    where install_date >= toDate({{ window_start() }})
+      and install_date < toDate({{ window_end() }} - interval 1 millisecond) + 1
+),
+
+member_revenue as (
+    select
+        m.install_id as install_id,
+        any(m.install_date) as install_date, any(m.install_ts) as install_ts, any(m.app_id) as app_id,
+        any(m.platform) as platform, any(m.media_source) as media_source, any(m.campaign_id) as campaign_id,
+        any(m.adset_id) as adset_id, any(m.ad_id) as ad_id, any(m.country) as country,
+        groupArrayIf((r.day_n, r.revenue, r.event_type = 'purchase'), r.install_id != '') as revenue_events
+    from members as m
+    left join revenue as r on r.install_id = m.install_id
+    group by m.install_id
+),
+
+cells as (
+    select
+        install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_n,
+        count() as installs,
+        max(install_ts) as last_install_ts,
+        sum(arraySum(arrayMap(e -> if(e.1 <= day_n, ifNull(e.2, 0), 0), revenue_events))) as cumrev,
+        countIf(arrayExists(e -> e.1 <= day_n and e.3 and ifNull(e.2, 0) > 0, revenue_events)) as payers
+    from member_revenue
+    array join range(0, {{ max_day + 1 }}) as day_n
+    group by install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_n
+),
+
+rates as (
+    select currency, rate_date, units_per_usd from {{ ref('fx_rates') }}
+),
+
+cost_original as (
+    select cost_date, app_id, media_source, campaign_id, currency, sum(spend) as spend
+    from {{ ref('stg_cost__spend') }}
+    where cost_date >= toDate({{ window_start() }})
+      and cost_date < toDate({{ window_end() }} - interval 1 millisecond) + 1
+    group by cost_date, app_id, media_source, campaign_id, currency
+),
+
+cost as (
+    select
+        c.cost_date as cost_date, c.app_id as app_id, c.media_source as media_source, c.campaign_id as campaign_id,
+        sum(c.spend / fx.units_per_usd
+            * (select units_per_usd from {{ ref('fx_rates') }} where currency = '{{ reporting }}'
+               order by rate_date desc limit 1)) as cost
+    from cost_original as c
+    asof left join rates as fx on fx.currency = c.currency and fx.rate_date <= c.cost_date
+    group by cost_date, app_id, media_source, campaign_id
+),
+
+campaign_installs as (
+    select install_date, app_id, media_source, campaign_id, sum(installs) as campaign_installs
+    from cells
+    where day_n = 0 and media_source != 'organic'
+    group by install_date, app_id, media_source, campaign_id
+),
+
+with_cost as (
+    select
+        c.install_date as install_date,
+        c.app_id as app_id,
+        c.platform as platform,
+        c.media_source as media_source,
+        c.campaign_id as campaign_id,
+        c.adset_id as adset_id,
+        c.ad_id as ad_id,
+        c.country as country,
+        c.day_n as day_n,
+        c.installs as installs,
+        c.last_install_ts as last_install_ts,
+        c.cumrev as cumrev,
+        c.payers as payers,
+        if(c.media_source = 'organic' or ci.campaign_installs = 0, null,
+           ifNull(k.cost, 0) * c.installs / ci.campaign_installs) as cost
+    from cells as c
+    left join campaign_installs as ci
+        on ci.install_date = c.install_date and ci.app_id = c.app_id
+       and ci.media_source = c.media_source and ci.campaign_id = c.campaign_id
+    left join cost as k
+        on k.cost_date = c.install_date and k.app_id = c.app_id
+       and k.media_source = c.media_source and k.campaign_id = c.campaign_id
+    settings join_use_nulls = 1
+),
+
+unallocated_cost as (
+    select
+        k.cost_date as install_date, k.app_id as app_id, cast(null as Nullable(String)) as platform,
+        k.media_source as media_source, k.campaign_id as campaign_id,
+        cast(null as Nullable(String)) as adset_id, cast(null as Nullable(String)) as ad_id,
+        cast(null as Nullable(String)) as country, day_n,
+        toUInt64(0) as installs, toDateTime64(k.cost_date, 3, 'UTC') as last_install_ts,
+        0.0 as cumrev, toUInt64(0) as payers, k.cost as cost
+    from cost as k
+    left anti join campaign_installs as ci
+        on ci.install_date = k.cost_date and ci.app_id = k.app_id
+       and ci.media_source = k.media_source and ci.campaign_id = k.campaign_id
+    array join range(0, {{ max_day + 1 }}) as day_n
+),
+
+all_cells as (
+    select install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_n,
+           installs, last_install_ts, cumrev, payers, cost
+    from with_cost
+    union all
+    select * from unallocated_cost
+),
+
+kpis as (
+    select
+        *,
+        last_install_ts + toIntervalDay(day_n + 1) <= (select as_of_ts from as_of) as is_mature,
+        if(is_mature, cumrev, null) as cumrev_mature,
+        if(is_mature, payers, null) as payers_mature,
+        if(is_mature and cost > 0, cumrev / cost, null) as roas
+    from all_cells
+)
+
+select
+    install_date,
+    app_id,
+    platform,
+    media_source,
+    campaign_id,
+    adset_id,
+    ad_id,
+    country,
+    toUInt16(day_n) as day_n,
+    installs,
+    is_mature,
+    '{{ reporting }}' as reporting_currency,
+    round(cost, 6) as cost,
+    if(installs > 0 and cost is not null, round(cost / installs, 6), null) as ecpi,
+    round(cumrev_mature, 6) as cumrev,
+    payers_mature as payers,
+    if(installs > 0, round(cumrev_mature / installs, 6), null) as arpu,
+    if(payers_mature > 0, round(cumrev_mature / payers_mature, 6), null) as arppu,
+    round(roas, 6) as roas,
+    if(cost > 0 and is_mature, round((cumrev_mature - cost) / cost, 6), null) as roi,
+    -- the first day whose cumulative revenue covers the cost (NULL until it does)
+    if(countIf(roas >= 1) over cohort > 0, toNullable(toUInt16(minIf(day_n, roas >= 1) over cohort)), null)
+        as payback_day,
+    cast(null as Nullable(Float64)) as predicted_ltv_d30,
+    cast(null as Nullable(Float64)) as predicted_roas_d30
+from kpis
+window cohort as (partition by install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country)

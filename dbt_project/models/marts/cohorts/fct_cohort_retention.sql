@@ -1,0 +1,91 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='append',
+    engine='MergeTree()',
+    order_by='(app_id, install_date, day_mode, day_n)',
+    partition_by='toYYYYMM(install_date)',
+    pre_hook="{{ replace_window('install_date', to_date=true) }}",
+) }}
+-- Classic, rolling and cumulative retention per cohort, day mode and day (SPEC §5). A cell whose
+-- day has not fully elapsed for every member of the cohort is NULL, never 0.
+{%- set tz = var('unmogrowp__reporting_timezone') %}
+{%- set max_day = var('unmogrowp__cohort_max_day') | int %}
+
+with members as (
+    select * from {{ ref('int_cohorts__members') }}
+),
+
+as_of as (
+    select as_of_ts from {{ ref('int_cohorts__as_of') }}
+),
+
+sessions as (
+    select app_id, device_key, event_ts
+    from {{ ref('stg_sdk__app_events') }}
+    where is_session
+      and event_ts >= toDateTime64(toDate({{ window_start() }}), 3, 'UTC') - interval 1 day
+),
+
+-- the days each member was active, in both day modes
+member_days as (
+    select
+        m.install_id as install_id,
+        any(m.app_id) as app_id,
+        any(m.install_ts) as install_ts,
+        any(m.install_date) as install_date,
+        any(m.platform) as platform,
+        any(m.media_source) as media_source,
+        any(m.campaign_id) as campaign_id,
+        any(m.adset_id) as adset_id,
+        any(m.ad_id) as ad_id,
+        any(m.country) as country,
+        groupUniqArrayIf(intDiv({{ ms('s.event_ts') }} - {{ ms('m.install_ts') }}, 86400000),
+                         s.event_ts >= m.install_ts) as elapsed_days,
+        groupUniqArrayIf(dateDiff('day', toDate(m.install_ts, '{{ tz }}'), toDate(s.event_ts, '{{ tz }}')),
+                         s.event_ts >= m.install_ts) as calendar_days
+    from members as m
+    left join sessions as s on s.app_id = m.app_id and s.device_key = m.device_key
+    group by m.install_id
+),
+
+modes as (
+    select *, 'elapsed_24h' as day_mode, elapsed_days as active_days from member_days
+    union all
+    select *, 'calendar' as day_mode, calendar_days as active_days from member_days
+),
+
+cells as (
+    select
+        install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_mode,
+        day_n,
+        count() as cohort_size,
+        max(install_ts) as last_install_ts,
+        countIf(has(active_days, day_n)) as active_classic,
+        countIf(arrayExists(d -> d >= day_n, active_days)) as active_rolling,
+        countIf(arrayExists(d -> d >= 1 and d <= day_n, active_days)) as active_cumulative
+    from modes
+    array join range(0, {{ max_day + 1 }}) as day_n
+    group by install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_mode, day_n
+)
+
+select
+    install_date,
+    app_id,
+    platform,
+    media_source,
+    campaign_id,
+    adset_id,
+    ad_id,
+    country,
+    day_mode,
+    toUInt16(day_n) as day_n,
+    cohort_size,
+    -- day N is complete for the whole cohort once its last member's day N has ended
+    if(day_mode = 'elapsed_24h',
+       last_install_ts + toIntervalDay(day_n + 1) <= (select as_of_ts from as_of),
+       toDateTime64(toDate(last_install_ts, '{{ tz }}') + day_n + 1, 3, '{{ tz }}') <= (select as_of_ts from as_of)) as is_mature,
+    if(is_mature, active_classic / cohort_size, null) as retained_classic,
+    if(is_mature, active_rolling / cohort_size, null) as retained_rolling,
+    if(is_mature and day_n >= 1, active_cumulative / cohort_size, null) as retained_cumulative,
+    if(is_mature, active_classic, null) as active_users
+from cells

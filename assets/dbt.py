@@ -47,7 +47,9 @@ def _run_dbt(context, dbt: DbtCliResource, clickhouse: ClickHouseResource, dbt_v
     clickhouse.ensure_running()
     if clickhouse.local_home:  # the local profile reads the port of the managed server
         os.environ["UNMOGROWP_CLICKHOUSE_PORT"] = str(clickhouse.port)
-    args = ["build"] + (["--vars", json.dumps(dbt_vars)] if dbt_vars else [])
+    # buildable: a test with parents outside this selection runs only once they are all built
+    # (the cost reconciliation reads staging and marts; the setup job must not run it)
+    args = ["build", "--indirect-selection", "buildable"] + (["--vars", json.dumps(dbt_vars)] if dbt_vars else [])
     yield from dbt.cli(args, context=context).stream()
 
 

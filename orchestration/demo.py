@@ -8,9 +8,11 @@ from datetime import date
 
 import clickhouse_connect
 import dagster as dg
+import pyarrow.parquet as pq
 
 from orchestration.definitions import build_definitions
 from orchestration.pipeline import format_summary, run_pipeline
+from unmogrowp import marts
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import load_settings
 from unmogrowp.generator.simulate import SimConfig
@@ -19,6 +21,7 @@ from unmogrowp.ingest.events import landing_range
 from unmogrowp.landing import LandingStore
 
 APPS, START, END, SEED, INSTALLS_PER_DAY = 3, date(2026, 9, 1), date(2026, 9, 7), 42, 6000
+ACTIVITY_DAYS_AFTER = 8  # the week's users keep playing 8 more days, so D7 of every cohort matures
 DEMO_DATABASES = ("raw", "staging", "intermediate", "marts", "config", "mta")
 
 
@@ -30,7 +33,7 @@ def main() -> int:
           f"{'started' if started else 'already running'})")
 
     manifest_path = settings.home / "answers" / "manifest.json"
-    wanted = {"generator": GENERATOR_VERSION, "apps": APPS, "start": START.isoformat(), "end": END.isoformat(), "seed": SEED}
+    wanted = {"generator": GENERATOR_VERSION, "activity_days_after": ACTIVITY_DAYS_AFTER, "apps": APPS, "start": START.isoformat(), "end": END.isoformat(), "seed": SEED}
     have = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     if have and {k: (len(have[k]) if k == "apps" else have.get(k)) for k in wanted} == wanted:
         print(f"landing data already generated: {have['events']:,} events in {have['event_files']:,} files")
@@ -42,13 +45,13 @@ def main() -> int:
         for database in DEMO_DATABASES:
             client.command(f"DROP DATABASE IF EXISTS {database}")
         t0 = time.perf_counter()
-        result = generate(str(settings.home), APPS, START, END, SEED, SimConfig(installs_per_day=INSTALLS_PER_DAY))
+        result = generate(str(settings.home), APPS, START, END, SEED, SimConfig(installs_per_day=INSTALLS_PER_DAY, activity_days_after=ACTIVITY_DAYS_AFTER))
         seconds = time.perf_counter() - t0
         print(f"generated {result.events:,} events ({result.files:,} batches, {result.cost_files} cost reports) "
               f"in {seconds:.0f} s = {result.events / seconds:,.0f} events/s")
 
     defs = build_definitions(settings)
-    dg.materialize([a for a in defs.assets if getattr(a, "key", None) == dg.AssetKey("warehouse_databases")],
+    dg.materialize([a for a in defs.assets if dg.AssetKey("warehouse_databases") in getattr(a, "keys", ())],
                    resources=defs.resources, instance=dg.DagsterInstance.get())
     start, end = landing_range(LandingStore(settings.landing_uri))  # late uploads land days after END
     summary = run_pipeline(settings, start, end)
@@ -59,6 +62,13 @@ def main() -> int:
     if landed:
         print(f"  events job: {landed:,} lines through bronze, silver and ClickHouse in {events_seconds:.0f} s "
               f"({landed / events_seconds:,.0f} lines/s)")
+    client = clickhouse_connect.get_client(host=settings.clickhouse.host, port=settings.clickhouse.port)
+    print()
+    print(marts.summary(client))
+    truth = pq.read_table(settings.home / "answers" / "attribution_truth.parquet")
+    print("Agreement with the generator's ground truth (winning touch = designed touch):")
+    for cls, figures in marts.attribution_agreement(client, truth).items():
+        print(f"  {cls:<20} {figures['installs']:>8,} installs  {figures['agreement']:.2%}")
     print("\nNext: `make dev` opens the Dagster UI on http://127.0.0.1:3000")
     return 0 if summary.success else 1
 

@@ -96,7 +96,8 @@ def format_summary(summary: RunSummary, start: datetime, end: datetime) -> str:
                      f"{c['current_rows']:,} current, {c['rows_quarantined']:,} quarantined")
     if "clickhouse_cost" in m:
         lines.append(f"  clickhouse_cost    {m['clickhouse_cost']['rows']:>10,} rows in raw.cost")
-    for name, passed in summary.checks.items():
-        lines.append(f"  check {name}: {'PASSED' if passed else 'FAILED'}")
+    failed = sorted(name for name, passed in summary.checks.items() if not passed)
+    lines.append(f"  asset checks       {len(summary.checks) - len(failed)} passed, {len(failed)} failed"
+                 + (": " + ", ".join(failed) if failed else ""))
     lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
     return "\n".join(lines)

@@ -71,7 +71,7 @@ def dbt_resource(settings: Settings) -> DbtCliResource:
                           target=settings.dbt_target, dbt_executable=str(Path(sys.executable).parent / "dbt"))
 
 
-def dbt_manifest(settings: Settings) -> Path:
+def dbt_manifest() -> Path:
     """The dbt manifest, parsed again when any project file is newer (one process at a time)."""
     target = DBT_PROJECT_DIR / "target"
     manifest = target / "manifest.json"
@@ -81,7 +81,10 @@ def dbt_manifest(settings: Settings) -> Path:
         newest = max(p.stat().st_mtime for p in DBT_PROJECT_DIR.rglob("*")
                      if p.suffix in _DBT_SOURCES and "target" not in p.parts and "logs" not in p.parts)
         if not manifest.exists() or manifest.stat().st_mtime < newest:
-            dbt_resource(settings).cli(["parse", "--quiet"], target_path=target).wait()
+            # parsing needs no connection: the local target always renders, whatever env is set
+            local = DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
+                                   target="local", dbt_executable=str(Path(sys.executable).parent / "dbt"))
+            local.cli(["parse", "--quiet"], target_path=target).wait()
     return manifest
 
 

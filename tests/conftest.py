@@ -2,7 +2,7 @@
 
 import json
 import socket
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import clickhouse_connect
@@ -45,8 +45,28 @@ def ch(clickhouse_server):
 
 @pytest.fixture(scope="session")
 def generated(tmp_path_factory) -> tuple[Path, dict]:
-    """Two days of one app's traffic (about 40k events) with every fault kind the edge produces."""
+    """Two days of one app's installs and ad traffic, and 2 more days of app use (about 50k
+    events), with every fault kind the edge produces."""
     out = tmp_path_factory.mktemp("generated")
     generate(str(out), 1, date(2026, 9, 1), date(2026, 9, 2), seed=11,
-             config=SimConfig(installs_per_day=600), progress=False, truncated_file_share=0.03)
+             config=SimConfig(installs_per_day=600, activity_days_after=2), progress=False, truncated_file_share=0.03)
     return out, json.loads((out / "answers" / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def pipeline_run(generated, clickhouse_server, clickhouse_home, tmp_path_factory):
+    """The whole pipeline (ingestion, dbt marts, multi-touch) run once through Dagster on
+    ``generated``; returns (settings, summary, landing uri, window)."""
+    from orchestration.pipeline import run_pipeline
+    from unmogrowp.config import load_settings
+
+    out, _manifest = generated
+    settings = load_settings({"UNMOGROWP_HOME": str(clickhouse_home),
+                              "UNMOGROWP_CLICKHOUSE_PORT": str(clickhouse_server.port),
+                              "UNMOGROWP_LAKE_URI": (tmp_path_factory.mktemp("lake")).as_uri()})
+    start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 9, 9, tzinfo=UTC)  # use to 09-04, late +3 d
+    landing = str(out / "landing")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("DAGSTER_HOME", raising=False)
+        summary = run_pipeline(settings, start, end, landing_uri=landing)
+    return settings, summary, landing, (start, end)

@@ -61,7 +61,8 @@ def _generate(args: argparse.Namespace) -> int:
     out = args.out or str(settings.home)
     t0 = time.perf_counter()
     result = generate(out, args.apps, args.start, args.end, args.seed,
-                      SimConfig(installs_per_day=args.installs_per_day), progress=not args.quiet)
+                      SimConfig(installs_per_day=args.installs_per_day,
+                                activity_days_after=args.activity_days_after), progress=not args.quiet)
     seconds = time.perf_counter() - t0
     print(f"{result.events:,} events in {result.files:,} batches and {result.cost_files:,} cost reports "
           f"written to {out.rstrip('/')}/landing in {seconds:.1f} s ({result.events / seconds:,.0f} events/s)")
@@ -96,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--end", type=_date, default=date(2026, 9, 7), help="last day, inclusive")
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--installs-per-day", type=int, default=6000, help="per app")
+    gen.add_argument("--activity-days-after", type=int, default=0,
+                     help="users keep playing this many days after --end (lets late cohort days mature)")
     gen.add_argument("--quiet", action="store_true", help="no progress bars")
     gen.set_defaults(func=_generate)
 

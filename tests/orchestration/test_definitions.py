@@ -29,6 +29,8 @@ def test_asset_graph_snapshot(tmp_path):
         key.to_user_string(): (graph.get(key).group_name, sorted(k.to_user_string() for k in graph.get(key).parent_keys))
         for key in graph.get_all_asset_keys()
     }
+    stg = "staging/sdk/stg_sdk__"
+    seeds = ["config/anonymous_ip_ranges", "config/attribution_window_overrides", "config/campaign_targeting"]
     assert snapshot == {
         "warehouse_databases": ("platform", []),
         "bronze_events": ("ingest", []),
@@ -36,12 +38,44 @@ def test_asset_graph_snapshot(tmp_path):
         "clickhouse_events": ("ingest", ["silver_events"]),
         "cost_reports": ("ingest", []),
         "clickhouse_cost": ("ingest", ["cost_reports"]),
+        **{f"config/{seed}": ("dbt_config", []) for seed in (
+            "anonymous_ip_ranges", "attribution_window_overrides", "campaign_targeting", "fx_rates", "network_priority")},
+        **{f"{stg}{name}": ("staging", ["clickhouse_events"]) for name in ("app_events", "installs", "touches")},
+        "staging/cost/stg_cost__spend": ("staging", ["clickhouse_cost"]),
+        "marts/attribution/fct_installs": ("marts_attribution", [
+            *seeds, "config/network_priority", f"{stg}installs", f"{stg}touches"]),
+        "marts/cohorts/fct_revenue_events": ("marts_cohorts", [
+            "config/fx_rates", "marts/attribution/fct_installs", f"{stg}app_events"]),
+        "marts/cohorts/fct_cohort_retention": ("marts_cohorts", [
+            "clickhouse_events", "marts/attribution/fct_installs", f"{stg}app_events"]),
+        "marts/cohorts/fct_cohort_kpis": ("marts_cohorts", [
+            "clickhouse_events", "config/fx_rates", "marts/attribution/fct_installs",
+            "marts/cohorts/fct_revenue_events", "staging/cost/stg_cost__spend"]),
+        "marts/mta/mta_conversion_paths": ("marts_mta", [
+            "config/anonymous_ip_ranges", "config/attribution_window_overrides", "marts/attribution/fct_installs",
+            "marts/cohorts/fct_revenue_events", f"{stg}installs", f"{stg}touches"]),
+        "marts/mta/mta_nonconverting_paths": ("marts_mta", [f"{stg}installs", f"{stg}touches"]),
+        "marts/mta/mta_heuristic_credits": ("marts_mta", ["marts/mta/mta_conversion_paths"]),
+        "mta_algorithmic_credits": ("marts_mta", ["marts/mta/mta_conversion_paths", "marts/mta/mta_nonconverting_paths"]),
+        "marts/reporting/fct_touch_credits": ("marts_reporting", [
+            "marts/mta/mta_heuristic_credits", "mta_algorithmic_credits"]),
+        "marts/reporting/fct_channel_credits": ("marts_reporting", ["marts/reporting/fct_touch_credits"]),
     }
     hourly = graph.get(dg.AssetKey("silver_events")).partitions_def
     assert isinstance(hourly, dg.HourlyPartitionsDefinition) and hourly.start.isoformat() == "2026-09-01T00:00:00+00:00"
     assert isinstance(graph.get(dg.AssetKey("cost_reports")).partitions_def, dg.DailyPartitionsDefinition)
-    assert set(defs.resources) == {"clickhouse", "lake", "landing"}
-    assert {k.name for k in defs.resolve_asset_graph().asset_check_keys} == {"reconciles"}
+    # attribution runs per install hour, cohorts and multi-touch per install date, views unpartitioned
+    assert graph.get(dg.AssetKey(["marts", "attribution", "fct_installs"])).partitions_def == hourly
+    for key in (["marts", "cohorts", "fct_cohort_kpis"], ["marts", "mta", "mta_heuristic_credits"],
+                ["mta_algorithmic_credits"]):
+        assert isinstance(graph.get(dg.AssetKey(key)).partitions_def, dg.DailyPartitionsDefinition)
+    assert graph.get(dg.AssetKey(["marts", "reporting", "fct_touch_credits"])).partitions_def is None
+    assert set(defs.resources) == {"clickhouse", "lake", "landing", "dbt"}
+    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
+    assert ("silver_events", "reconciles") in checks
+    assert ("marts/attribution/fct_installs", "unique_fct_installs_install_id") in checks
+    assert ("marts/reporting/fct_touch_credits", "credits_sum_to_value_fct_touch_credits_conversion_id__model") in checks
+    assert ("marts/cohorts/fct_cohort_kpis", "assert_cohort_cost_reconciles") in checks
 
 
 def test_prod_resources_come_from_the_environment():

@@ -1,3 +1,4 @@
+{{ config(meta={"dagster": {"ref": {"name": "fct_cohort_kpis"}}}) }}
 -- Every unit of current cost in the window's dates reaches fct_cohort_kpis (allocated to cohorts,
 -- or kept in an installs = 0 row): totals agree per app and day in the reporting currency.
 {%- set reporting = var('unmogrowp__reporting_currency') %}

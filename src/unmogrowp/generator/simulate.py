@@ -67,6 +67,8 @@ class SimConfig:
     reengaged_users_per_day: int = 60
     late_share: float = 0.02  # events whose upload is delayed by up to 3 days
     duplicate_share: float = 0.005
+    activity_days_after: int = 0  # users keep playing this many days after the last install day
+    with_activity: bool = True  # False: ad traffic and installs only (attribution benchmarks)
 
 
 @dataclass
@@ -110,7 +112,8 @@ class AppSimulation:
         self.cfg = config
         self.rng = np.random.default_rng([seed, app_index])
         self.t0 = int(datetime(start.year, start.month, start.day, tzinfo=UTC).timestamp() * 1000)
-        self.t_end = self.t0 + ((end - start).days + 1) * MS_DAY
+        self.t_end = self.t0 + ((end - start).days + 1) * MS_DAY  # installs and ad traffic end here
+        self.t_activity_end = self.t_end + config.activity_days_after * MS_DAY  # app usage ends here
         self._next_device = 0
         self._next_touch = 0
         self.parts: list[dict[str, np.ndarray]] = []
@@ -234,7 +237,8 @@ class AppSimulation:
         self._fraud(day0, prof, paid, install_ts, install_begin)
         active = np.ones(n_inst, bool)
         active[bots | spoofed] = False
-        self._activity(np.flatnonzero(active), prof, install_ts)
+        if cfg.with_activity:
+            self._activity(np.flatnonzero(active), prof, install_ts)
         self._reinstalls(prof, install_ts)
 
         # clicks and impressions that convert to nothing (the bulk of ad traffic)
@@ -275,7 +279,7 @@ class AppSimulation:
         n = len(idx)
         if n == 0:
             return
-        horizon = np.maximum(0, (self.t_end - install_ts[idx]) // MS_DAY)  # whole days observable
+        horizon = np.maximum(0, (self.t_activity_end - install_ts[idx]) // MS_DAY)  # whole days observable
         max_days = int(horizon.max()) + 1
         day = np.arange(max_days)
         # classic retention r(d) = 0.36 * d^-0.55: D1 36 %, D7 12 %, D30 5 %
@@ -291,7 +295,7 @@ class AppSimulation:
         gi = idx[si]
         base = install_ts[gi] + sday * MS_DAY
         offset = np.where(sday == 0, rng.integers(2_000, 60_000, len(si)), rng.integers(0, MS_DAY, len(si)))
-        ts = np.minimum(base + offset, self.t_end - 1)
+        ts = np.minimum(base + offset, self.t_activity_end - 1)
         common = {k: prof[k][gi] for k in ("platform", "device", "ip", "ua", "country", "os_version",
                                            "app_version", "sdk_version", "epoch_ms_ts")}
         user = prof["device_key"][gi]

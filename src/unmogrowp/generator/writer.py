@@ -197,7 +197,8 @@ def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
     fault["truncated_files"] = sorted(fault["truncated_files"])
     result.faults = fault
     answers.write_bytes("manifest.json", json.dumps({
-        "generator": GENERATOR_VERSION, "apps": app_ids(apps), "start": start.isoformat(), "end": end.isoformat(), "seed": seed,
+        "generator": GENERATOR_VERSION, "activity_days_after": config.activity_days_after,
+        "apps": app_ids(apps), "start": start.isoformat(), "end": end.isoformat(), "seed": seed,
         "events": result.events, "lines_written": result.lines_written, "event_files": result.files,
         "cost_files": result.cost_files, "faults": fault,
     }, indent=2).encode())

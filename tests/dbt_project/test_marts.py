@@ -1,0 +1,103 @@
+"""The dbt marts on generated traffic: ground truth, invariants, replay, and the dbt unit tests."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.resources import DBT_PROJECT_DIR
+from unmogrowp import marts
+
+
+def dbt(settings, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "UNMOGROWP_CLICKHOUSE_PORT": str(settings.clickhouse.port), "LAKEHOUSE_ENV": "local"}
+    return subprocess.run([str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
+                           "--profiles-dir", str(DBT_PROJECT_DIR)], env=env, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_attribution_agrees_with_the_generators_ground_truth(pipeline_run, generated, ch):
+    out, _ = generated
+    agreement = marts.attribution_agreement(ch, pq.read_table(out / "answers" / "attribution_truth.parquet"))
+    assert agreement["deterministic"]["installs"] > 300
+    assert agreement["deterministic"]["agreement"] >= 0.99
+    assert agreement["probabilistic"]["installs"] > 100
+    assert agreement["probabilistic"]["agreement"] >= 0.95
+    # designed-organic installs stay organic unless a fraud network flooded them (issue 5's job)
+    assert agreement["organic"]["agreement"] >= 0.9
+
+
+def test_every_install_has_exactly_one_status(pipeline_run, ch):
+    installs = ch.command("SELECT count() FROM raw.events WHERE event_type = 'install'")
+    assert ch.command("SELECT count() FROM marts.fct_installs") == installs
+    assert ch.command("SELECT uniqExact(install_id) FROM marts.fct_installs") == installs
+    statuses = dict(ch.query("SELECT attribution_status, count() FROM marts.fct_installs GROUP BY 1").result_rows)
+    assert set(statuses) <= {"attributed", "organic", "rejected_fraud", "rejected_targeting"}
+    assert statuses["attributed"] > statuses["organic"] > 0
+    # injected clicks never win; their installs fall through
+    assert ch.command("""SELECT count() FROM marts.fct_installs AS f
+                         INNER JOIN staging.stg_sdk__installs AS i ON i.install_id = f.install_id
+                         INNER JOIN staging.stg_sdk__touches AS t ON t.touch_id = f.winning_touch_id
+                         WHERE t.touch_ts > i.install_begin_ts AND t.touch_type = 'click'""") == 0
+    assert ch.command("SELECT count() FROM marts.fct_installs WHERE has(fraud_reasons, 'click_injection')") > 0
+
+
+def test_multi_touch_credits_sum_to_the_conversion_value(pipeline_run, ch):
+    rows = ch.query("""SELECT model, count() AS conversions, max(abs(credited - value)) AS worst
+                       FROM (SELECT model, conversion_id, sum(credited_value) AS credited, any(conversion_value) AS value
+                             FROM marts.fct_touch_credits GROUP BY model, conversion_id)
+                       GROUP BY model ORDER BY model""").result_rows
+    models = {m: (n, worst) for m, n, worst in rows}
+    assert set(models) == {"first_touch", "last_touch", "linear", "markov", "position_based", "shapley", "time_decay"}
+    assert len({n for n, _ in models.values()}) == 1  # every model credits every conversion
+    assert all(worst < 1e-9 for _, worst in models.values())
+
+
+def test_cohorts_retention_and_kpis(pipeline_run, ch):
+    # every new, non-rejected install is in exactly one cohort
+    members = ch.command("SELECT count() FROM marts.fct_installs WHERE install_kind = 'install' "
+                         "AND attribution_status IN ('attributed', 'organic')")
+    assert ch.command("SELECT sum(cohort_size) FROM marts.fct_cohort_retention "
+                      "WHERE day_n = 0 AND day_mode = 'calendar'") == members
+    assert ch.command("SELECT sum(installs) FROM marts.fct_cohort_kpis WHERE day_n = 0") == members
+    # generated users come back with r(1) ≈ 0.36 (bots never do)
+    d1 = ch.query("SELECT sum(active_users) / sum(cohort_size) FROM marts.fct_cohort_retention "
+                  "WHERE day_n = 1 AND day_mode = 'elapsed_24h' AND is_mature").result_rows[0][0]
+    assert 0.25 < d1 < 0.45
+    # immature cells are NULL, never 0
+    assert ch.command("SELECT countIf(retained_classic IS NOT NULL) FROM marts.fct_cohort_retention "
+                      "WHERE NOT is_mature") == 0
+    assert ch.command("SELECT countIf(NOT is_mature) FROM marts.fct_cohort_retention") > 0
+    # cost reconciles: every unit of current spend is in the KPIs (dbt test assert_cohort_cost_reconciles too)
+    assert ch.query("SELECT sum(cost) FROM marts.fct_cohort_kpis WHERE day_n = 0").result_rows[0][0] > 0
+    roas = ch.query("SELECT sum(cumrev) / sum(cost) FROM marts.fct_cohort_kpis "
+                    "WHERE day_n = 1 AND is_mature AND media_source != 'organic'").result_rows[0][0]
+    assert 0 < roas < 5
+
+
+def test_changing_a_var_replays_attribution_with_a_new_config_hash(pipeline_run, ch):
+    settings = pipeline_run[0]
+    hashes = ch.query("SELECT DISTINCT attribution_config_hash FROM marts.fct_installs").result_rows
+    assert len(hashes) == 1
+    attributed = ch.command("SELECT countIf(attribution_status = 'attributed') FROM marts.fct_installs")
+    narrow = json.dumps({"unmogrowp__click_window_hours": 1, "unmogrowp__impression_window_hours": 1})
+    run = dbt(settings, "run", "--select", "fct_installs", "--vars", narrow)
+    assert run.returncode == 0, run.stdout[-3000:]
+    replayed = ch.query("SELECT DISTINCT attribution_config_hash FROM marts.fct_installs").result_rows
+    assert len(replayed) == 1 and replayed != hashes
+    assert ch.command("SELECT countIf(attribution_status = 'attributed') FROM marts.fct_installs") < attributed
+    run = dbt(settings, "run", "--select", "fct_installs")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert ch.query("SELECT DISTINCT attribution_config_hash FROM marts.fct_installs").result_rows == hashes
+    assert ch.command("SELECT countIf(attribution_status = 'attributed') FROM marts.fct_installs") == attributed
+
+
+@pytest.mark.parametrize("selector", ["test_type:unit"])
+def test_dbt_unit_tests_pass(pipeline_run, selector):
+    result = dbt(pipeline_run[0], "test", "--select", selector)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert "ERROR=0" in result.stdout and "PASS=9" in result.stdout

@@ -11,7 +11,7 @@
 {% macro replace_window(column, to_date=false) -%}
     {%- if is_incremental() -%}
         {%- if to_date -%}
-    delete from {{ this }} where {{ column }} >= toDate({{ window_start() }}) and {{ column }} < toDate({{ window_end() }} - interval 1 millisecond) + 1
+    delete from {{ this }} where {{ in_date_window(column) }}
         {%- else -%}
     delete from {{ this }} where {{ column }} >= {{ window_start() }} and {{ column }} < {{ window_end() }}
         {%- endif -%}
@@ -21,4 +21,14 @@
 {#- Milliseconds since epoch of a DateTime64 expression. -#}
 {% macro ms(expr) -%}
     toUnixTimestamp64Milli({{ expr }})
+{%- endmacro %}
+
+{#- A Date column inside the run window's dates (a window ending at midnight excludes that day). -#}
+{% macro in_date_window(column) -%}
+    {{ column }} >= toDate({{ window_start() }}) and {{ column }} < toDate({{ window_end() }} - interval 1 millisecond) + 1
+{%- endmacro %}
+
+{#- The cohort key of SPEC §5 (after the install date and app). -#}
+{% macro cohort_dims() -%}
+    platform, media_source, campaign_id, adset_id, ad_id, country
 {%- endmacro %}

@@ -12,7 +12,7 @@ from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore, event_key
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
-END = START + timedelta(days=6)
+END = START + timedelta(days=8)  # 4 days of use, uploads up to 3 days late
 
 
 def ingest(lake, store, start=START, end=END):

@@ -3,44 +3,60 @@
 {%- set s = attribution_settings() %}
 {%- set r_ms = s.reattribution_window_days * 86400000 %}
 
-with device_installs as (
+with window_installs as (
+    select * from {{ ref('stg_sdk__installs') }}
+    where install_ts >= {{ window_start() }} and install_ts < {{ window_end() }}
+),
+
+-- devices with more than one install over [window start − R, window end): few, so the previous
+-- install is found by a group-by over them instead of a window function over every install
+previous as (
     select
-        *,
-        lagInFrame(toNullable(install_id)) over device_history as previous_install_id,
-        lagInFrame(toNullable(install_ts)) over device_history as previous_install_ts
-    from {{ ref('stg_sdk__installs') }}
-    where install_ts >= {{ window_start() }} - interval {{ s.reattribution_window_days }} day
-      and install_ts < {{ window_end() }}
-    window device_history as (
-        partition by app_id, device_key order by install_ts, install_id
-        rows between unbounded preceding and current row
+        install.2 as install_id,
+        history[index - 1].2 as previous_install_id,
+        history[index - 1].1 as previous_install_ts
+    from (
+        select arraySort(groupArray((install_ts, install_id))) as history
+        from {{ ref('stg_sdk__installs') }}
+        where install_ts >= {{ window_start() }} - interval {{ s.reattribution_window_days }} day
+          and install_ts < {{ window_end() }}
+        group by app_id, device_key
+        having length(history) > 1
     )
+    array join history as install, arrayEnumerate(history) as index
+    where index > 1
 ),
 
 anonymous_ranges as (
-    select groupArray(cidr) as cidrs from {{ ref('anonymous_ip_ranges') }}
+    select
+        groupArrayIf(IPv4CIDRToRange(toIPv4(splitByChar('/', cidr)[1]), toUInt8(splitByChar('/', cidr)[2])),
+                     not position(cidr, ':')) as v4_ranges,
+        groupArrayIf(cidr, position(cidr, ':') > 0) as v6_cidrs
+    from {{ ref('anonymous_ip_ranges') }}
 )
 
 select
-    install_id,
-    app_id,
-    platform,
-    device_key,
-    device_id,
-    ip,
-    user_agent,
-    os_version,
-    country,
-    install_ts,
-    install_begin_ts,
-    referrer_click_ts,
-    referrer_click_id,
-    previous_install_id,
-    previous_install_ts,
-    previous_install_ts is not null
-        and {{ ms('install_ts') }} - {{ ms('previous_install_ts') }} <= {{ r_ms }} as is_reinstall,
-    arrayExists(c -> isIPAddressInRange(ifNull(ip, '0.0.0.0'), c), anonymous_ranges.cidrs)
-        and ip is not null as is_anonymous_ip
-from device_installs
+    i.install_id as install_id,
+    i.app_id as app_id,
+    i.platform as platform,
+    i.device_key as device_key,
+    i.device_id as device_id,
+    i.ip as ip,
+    i.user_agent as user_agent,
+    i.os_version as os_version,
+    i.country as country,
+    i.install_ts as install_ts,
+    i.install_begin_ts as install_begin_ts,
+    i.referrer_click_ts as referrer_click_ts,
+    i.referrer_click_id as referrer_click_id,
+    if(p.install_id = '', null, p.previous_install_id) as previous_install_id,
+    if(p.install_id = '', null, p.previous_install_ts) as previous_install_ts,
+    p.install_id != '' and {{ ms('i.install_ts') }} - {{ ms('p.previous_install_ts') }} <= {{ r_ms }} as is_reinstall,
+    i.ip is not null and (
+        arrayExists(r -> toIPv4OrZero(i.ip) between r.1 and r.2, anonymous_ranges.v4_ranges)
+        or arrayExists(c -> position(i.ip, ':') > 0 and isIPAddressInRange(i.ip, c), anonymous_ranges.v6_cidrs)
+    ) as is_anonymous_ip
+from window_installs as i
+left join previous as p on p.install_id = i.install_id
 cross join anonymous_ranges
-where install_ts >= {{ window_start() }} and install_ts < {{ window_end() }}
+settings join_use_nulls = 0

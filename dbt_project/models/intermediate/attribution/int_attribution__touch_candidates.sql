@@ -27,63 +27,52 @@ window_rules as (
     )
 ),
 
-by_click_id as (
-    select i.install_id as install_id, t.touch_id as touch_id, 'referrer' as match_method, 1.0 as match_score
-    from installs as i
-    inner join touches as t on t.app_id = i.app_id and t.click_id = i.referrer_click_id
-    where t.touch_type = 'click'
-),
-
-by_device_id as (
-    select i.install_id as install_id, t.touch_id as touch_id, 'device_id' as match_method, 1.0 as match_score
-    from installs as i
-    inner join touches as t on t.app_id = i.app_id and t.device_id = i.device_id
-),
-
--- probabilistic: same IP, touch without a device id (a touch that carried one never falls back)
-by_ip as (
+-- Each match is a semi-join first (touches whose hashed key some install has: an IN set over a
+-- few hundred thousand keys), then an equi-join of those few touches against the installs.
+{%- set branches = [
+    ("by_click_id", "'referrer'", "1.0", "click_id", "referrer_click_id", "t.touch_type = 'click'"),
+    ("by_device_id", "'device_id'", "1.0", "device_id", "device_id", "1"),
+    ("by_ip", "'probabilistic'",
+     "0.5 * (t.user_agent = i.user_agent) + 0.3 * (t.os_version = i.os_version) + 0.2 * greatest(0.0, 1.0 - ("
+     ~ ms('i.install_ts') ~ " - " ~ ms('t.touch_ts') ~ ") / (" ~ s.click_probabilistic_window_hours ~ " * 3600000.0))",
+     "ip", "ip", "t.device_id is null"),
+] %}
+{%- for name, method, score, touch_key, install_key, condition in branches %}
+{{ name }} as (
     select
-        i.install_id as install_id,
-        t.touch_id as touch_id,
-        'probabilistic' as match_method,
-        0.5 * (t.user_agent = i.user_agent) + 0.3 * (t.os_version = i.os_version)
-            + 0.2 * greatest(0.0, 1.0 - ({{ ms('i.install_ts') }} - {{ ms('t.touch_ts') }})
-                                        / ({{ s.click_probabilistic_window_hours }} * 3600000.0)) as match_score
-    from installs as i
-    inner join touches as t on t.app_id = i.app_id and t.ip = i.ip
-    where t.device_id is null
+        i.install_id as install_id, i.app_id as app_id, i.install_ts as install_ts,
+        i.install_begin_ts as install_begin_ts, i.referrer_click_ts as referrer_click_ts, i.is_reinstall as is_reinstall,
+        t.touch_id as touch_id, t.touch_type as touch_type, t.touch_ts as touch_ts, t.media_source as media_source,
+        t.campaign_id as campaign_id, t.adset_id as adset_id, t.ad_id as ad_id, t.site_id as site_id,
+        t.is_retargeting as is_retargeting,
+        {{ method }} as match_method,
+        {{ score }} as match_score
+    from (
+        select *, cityHash64(app_id, {{ touch_key }}) as match_key
+        from touches
+        where {{ touch_key }} is not null
+          and cityHash64(app_id, {{ touch_key }}) in (
+              select cityHash64(app_id, {{ install_key }}) from {{ ref('stg_sdk__installs') }}
+              where {{ install_key }} is not null
+                and install_ts >= {{ window_start() }} and install_ts < {{ window_end() }})
+    ) as t
+    inner join (
+        select *, cityHash64(app_id, {{ install_key }}) as match_key from installs where {{ install_key }} is not null
+    ) as i on i.match_key = t.match_key
+    where t.app_id = i.app_id and t.{{ touch_key }} = i.{{ install_key }} and {{ condition }}
 ),
-
-matches as (
-    select * from by_click_id
-    union all select * from by_device_id
-    union all select * from by_ip where match_score >= {{ s.probabilistic_min_score }}
-),
+{% endfor %}
 
 candidates as (
     select
-        m.install_id as install_id,
-        m.match_method as match_method,
-        m.match_score as match_score,
-        i.app_id as app_id,
-        i.install_ts as install_ts,
-        i.install_begin_ts as install_begin_ts,
-        i.referrer_click_ts as referrer_click_ts,
-        i.is_reinstall as is_reinstall,
-        t.touch_id as touch_id,
-        t.touch_type as touch_type,
-        t.touch_ts as touch_ts,
-        t.media_source as media_source,
-        t.campaign_id as campaign_id,
-        t.adset_id as adset_id,
-        t.ad_id as ad_id,
-        t.site_id as site_id,
-        t.is_retargeting as is_retargeting,
-        if(m.match_method = 'probabilistic', 'probabilistic', 'deterministic') as match_class,
-        {{ ms('i.install_ts') }} - {{ ms('t.touch_ts') }} as age_ms
-    from matches as m
-    inner join installs as i on i.install_id = m.install_id
-    inner join touches as t on t.touch_id = m.touch_id
+        *,
+        if(match_method = 'probabilistic', 'probabilistic', 'deterministic') as match_class,
+        {{ ms('install_ts') }} - {{ ms('touch_ts') }} as age_ms
+    from (
+        select * from by_click_id
+        union all select * from by_device_id
+        union all select * from by_ip where match_score >= {{ s.probabilistic_min_score }}
+    )
 ),
 
 windowed as (

@@ -17,5 +17,4 @@ select
 from {{ ref('fct_installs') }}
 where install_kind = 'install'
   and attribution_status in ('attributed', 'organic')
-  and toDate(install_ts, '{{ tz }}') >= toDate({{ window_start() }})
-  and toDate(install_ts, '{{ tz }}') < toDate({{ window_end() }} - interval 1 millisecond) + 1
+  and {{ in_date_window("toDate(install_ts, '" ~ tz ~ "')") }}

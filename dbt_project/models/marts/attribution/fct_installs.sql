@@ -1,7 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    engine='MergeTree()',
     order_by='(app_id, install_ts, install_id)',
     partition_by='toYYYYMM(install_ts)',
     pre_hook="{{ replace_window('install_ts') }}",

@@ -1,7 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    engine='MergeTree()',
     order_by='(app_id, install_date, day_n)',
     partition_by='toYYYYMM(install_date)',
     pre_hook="{{ replace_window('install_date', to_date=true) }}",
@@ -25,8 +22,7 @@ as_of as (
 revenue as (
     select install_id, day_n, revenue, event_type
     from {{ ref('fct_revenue_events') }}
-    where install_date >= toDate({{ window_start() }})
-      and install_date < toDate({{ window_end() }} - interval 1 millisecond) + 1
+    where {{ in_date_window('install_date') }}
 ),
 
 member_revenue as (
@@ -50,7 +46,7 @@ cells as (
         countIf(arrayExists(e -> e.1 <= day_n and e.3 and ifNull(e.2, 0) > 0, revenue_events)) as payers
     from member_revenue
     array join range(0, {{ max_day + 1 }}) as day_n
-    group by install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_n
+    group by install_date, app_id, {{ cohort_dims() }}, day_n
 ),
 
 rates as (
@@ -60,8 +56,7 @@ rates as (
 cost_original as (
     select cost_date, app_id, media_source, campaign_id, currency, sum(spend) as spend
     from {{ ref('stg_cost__spend') }}
-    where cost_date >= toDate({{ window_start() }})
-      and cost_date < toDate({{ window_end() }} - interval 1 millisecond) + 1
+    where {{ in_date_window('cost_date') }}
     group by cost_date, app_id, media_source, campaign_id, currency
 ),
 
@@ -170,4 +165,4 @@ select
     cast(null as Nullable(Float64)) as predicted_ltv_d30,
     cast(null as Nullable(Float64)) as predicted_roas_d30
 from kpis
-window cohort as (partition by install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country)
+window cohort as (partition by install_date, app_id, {{ cohort_dims() }})

@@ -1,7 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    engine='MergeTree()',
     order_by='(app_id, install_date, day_mode, day_n)',
     partition_by='toYYYYMM(install_date)',
     pre_hook="{{ replace_window('install_date', to_date=true) }}",
@@ -65,7 +62,7 @@ cells as (
         countIf(arrayExists(d -> d >= 1 and d <= day_n, active_days)) as active_cumulative
     from modes
     array join range(0, {{ max_day + 1 }}) as day_n
-    group by install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_mode, day_n
+    group by install_date, app_id, {{ cohort_dims() }}, day_mode, day_n
 )
 
 select

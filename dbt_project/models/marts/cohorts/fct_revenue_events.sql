@@ -1,7 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    engine='MergeTree()',
     order_by='(app_id, install_date, install_id, event_ts)',
     partition_by='toYYYYMM(install_date)',
     pre_hook="{{ replace_window('install_date', to_date=true) }}",

@@ -1,7 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    engine='MergeTree()',
     order_by='(app_id, install_date, conversion_id)',
     partition_by='toYYYYMM(install_date)',
     pre_hook="{{ replace_window('install_date', to_date=true) }}",
@@ -39,8 +36,7 @@ conversions as (
     select event_id, event_type, install_id, app_id, install_date, event_ts, revenue
     from {{ ref('fct_revenue_events') }}
     where event_type in ({{ "'" ~ events | join("', '") ~ "'" }}) and revenue > 0
-      and install_date >= toDate({{ window_start() }})
-      and install_date < toDate({{ window_end() }} - interval 1 millisecond) + 1
+      and {{ in_date_window('install_date') }}
     {% endif %}
 ),
 

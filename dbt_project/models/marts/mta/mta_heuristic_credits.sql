@@ -1,7 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    engine='MergeTree()',
     order_by='(app_id, install_date, conversion_id, model)',
     partition_by='toYYYYMM(install_date)',
     pre_hook="{{ replace_window('install_date', to_date=true) }}",
@@ -18,8 +15,7 @@ with paths as (
         length(path) as n,
         arrayMap(t -> pow(2, -({{ ms('conversion_ts') }} - {{ ms('t.2') }}) / {{ half_life_ms }}), path) as decay
     from {{ ref('mta_conversion_paths') }}
-    where install_date >= toDate({{ window_start() }})
-      and install_date < toDate({{ window_end() }} - interval 1 millisecond) + 1
+    where {{ in_date_window('install_date') }}
 ),
 
 positions as (

@@ -1,7 +1,4 @@
 {{ config(
-    materialized='incremental',
-    incremental_strategy='append',
-    engine='MergeTree()',
     order_by='(app_id, last_touch_date)',
     partition_by='toYYYYMM(last_touch_date)',
     pre_hook="{{ replace_window('last_touch_date', to_date=true) }}",
@@ -31,5 +28,4 @@ select
 from touches
 where (app_id, device_id) not in (select app_id, device_id from installed)
 group by app_id, device_id
-having last_touch_date >= toDate({{ window_start() }})
-   and last_touch_date < toDate({{ window_end() }} - interval 1 millisecond) + 1
+having {{ in_date_window('last_touch_date') }}

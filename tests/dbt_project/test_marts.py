@@ -79,6 +79,16 @@ def test_cohorts_retention_and_kpis(pipeline_run, ch):
     assert 0 < roas < 5
 
 
+def test_reengagements(pipeline_run, ch):
+    rows = dict(ch.query("SELECT is_reengagement, count() FROM marts.fct_reengagements GROUP BY 1").result_rows)
+    assert rows.get(True, 0) > 0 and rows.get(False, 0) > 0
+    # one winning touch per re-open; both sources credited by default
+    assert ch.command("SELECT count() FROM marts.fct_reengagements WHERE is_reengagement "
+                      "AND NOT has(credited_media_sources, media_source)") == 0
+    assert ch.command("SELECT countIf(is_reengagement AND NOT passes_inactivity_gate) "
+                      "FROM marts.fct_reengagements") == 0
+
+
 def test_changing_a_var_replays_attribution_with_a_new_config_hash(pipeline_run, ch):
     settings = pipeline_run[0]
     hashes = ch.query("SELECT DISTINCT attribution_config_hash FROM marts.fct_installs").result_rows
@@ -100,4 +110,4 @@ def test_changing_a_var_replays_attribution_with_a_new_config_hash(pipeline_run,
 def test_dbt_unit_tests_pass(pipeline_run, selector):
     result = dbt(pipeline_run[0], "test", "--select", selector)
     assert result.returncode == 0, result.stdout[-5000:]
-    assert "ERROR=0" in result.stdout and "PASS=9" in result.stdout
+    assert "ERROR=0" in result.stdout and "PASS=10" in result.stdout

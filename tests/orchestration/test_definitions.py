@@ -60,6 +60,8 @@ def test_asset_graph_snapshot(tmp_path):
         "marts/reporting/fct_touch_credits": ("marts_reporting", [
             "marts/mta/mta_heuristic_credits", "mta_algorithmic_credits"]),
         "marts/reporting/fct_channel_credits": ("marts_reporting", ["marts/reporting/fct_touch_credits"]),
+        "marts/retargeting/fct_reengagements": ("marts_retargeting", [
+            "marts/attribution/fct_installs", f"{stg}app_events", f"{stg}installs", f"{stg}touches"]),
     }
     hourly = graph.get(dg.AssetKey("silver_events")).partitions_def
     assert isinstance(hourly, dg.HourlyPartitionsDefinition) and hourly.start.isoformat() == "2026-09-01T00:00:00+00:00"
@@ -67,7 +69,7 @@ def test_asset_graph_snapshot(tmp_path):
     # attribution runs per install hour, cohorts and multi-touch per install date, views unpartitioned
     assert graph.get(dg.AssetKey(["marts", "attribution", "fct_installs"])).partitions_def == hourly
     for key in (["marts", "cohorts", "fct_cohort_kpis"], ["marts", "mta", "mta_heuristic_credits"],
-                ["mta_algorithmic_credits"]):
+                ["mta_algorithmic_credits"], ["marts", "retargeting", "fct_reengagements"]):
         assert isinstance(graph.get(dg.AssetKey(key)).partitions_def, dg.DailyPartitionsDefinition)
     assert graph.get(dg.AssetKey(["marts", "reporting", "fct_touch_credits"])).partitions_def is None
     assert set(defs.resources) == {"clickhouse", "lake", "landing", "dbt"}

@@ -11,6 +11,7 @@ select
     event_name,
     event_ts,
     {{ device_key('app_id', 'idfv', 'android_id', 'device_id', 'event_id') }} as device_key,
+    device_id,
     cast(event_type in ('session_start', 'app_open'), 'Bool') as is_session,
     revenue,
     currency,

@@ -141,12 +141,7 @@ kpis as (
 select
     install_date,
     app_id,
-    platform,
-    media_source,
-    campaign_id,
-    adset_id,
-    ad_id,
-    country,
+    {{ cohort_dims() }},
     toUInt16(day_n) as day_n,
     installs,
     is_mature,

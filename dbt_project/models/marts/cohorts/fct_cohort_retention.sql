@@ -68,12 +68,7 @@ cells as (
 select
     install_date,
     app_id,
-    platform,
-    media_source,
-    campaign_id,
-    adset_id,
-    ad_id,
-    country,
+    {{ cohort_dims() }},
     day_mode,
     toUInt16(day_n) as day_n,
     cohort_size,

@@ -8,6 +8,7 @@ from assets.ingest import build_ingest_assets
 from assets.mta import build_mta_assets
 from orchestration.partitions import daily_partitions, hourly_partitions
 from orchestration.resources import build_resources, dbt_manifest
+from orchestration.schedules import build_restatement_schedule
 from orchestration.sensors import build_landing_sensor
 from unmogrowp.config import Settings, load_settings
 
@@ -51,7 +52,12 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             dg.build_schedule_from_partitioned_job(events_job, minute_of_hour=5, name="hourly_events"),
             dg.build_schedule_from_partitioned_job(cost_job, hour_of_day=2, name="nightly_cost"),
             dg.build_schedule_from_partitioned_job(attribution_job, minute_of_hour=20, name="hourly_attribution"),
-            dg.build_schedule_from_partitioned_job(daily_job, hour_of_day=3, name="nightly_marts"),
+            # late touches (up to the 7-day late-arrival limit) restate a week of attribution, and
+            # cohorts keep maturing for cohort_max_day (30) days
+            build_restatement_schedule(attribution_job, "nightly_attribution_restatement", "0 3 * * *", days=8,
+                                       hourly=True, first=settings.partitions_start),
+            build_restatement_schedule(daily_job, "nightly_marts", "30 3 * * *", days=31, hourly=False,
+                                       first=settings.partitions_start),
         ],
         sensors=[build_landing_sensor(events_job, cost_job, running=not settings.is_local)],
         resources=build_resources(settings),

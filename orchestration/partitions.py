@@ -6,6 +6,11 @@ import dagster as dg
 
 from unmogrowp.config import Settings
 
+# tags that make one run cover a range of partitions (with a single-run backfill policy)
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+HOUR_KEY, DAY_KEY = "%Y-%m-%d-%H:00", "%Y-%m-%d"
+
 
 def hourly_partitions(settings: Settings) -> dg.HourlyPartitionsDefinition:
     return dg.HourlyPartitionsDefinition(start_date=f"{settings.partitions_start}-00:00", timezone="UTC")

@@ -15,11 +15,10 @@ from orchestration.definitions import (
     REPORTING_JOB,
     build_definitions,
 )
+from orchestration.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import Settings
 
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
 
 
 @dataclass
@@ -50,8 +49,8 @@ def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri
     defs = build_definitions(settings)
     instance = _instance()
     last_hour = end - timedelta(hours=1)
-    hours = (start.strftime("%Y-%m-%d-%H:00"), last_hour.strftime("%Y-%m-%d-%H:00"))
-    days = (start.strftime("%Y-%m-%d"), last_hour.strftime("%Y-%m-%d"))
+    hours = (start.strftime(HOUR_KEY), last_hour.strftime(HOUR_KEY))
+    days = (start.strftime(DAY_KEY), last_hour.strftime(DAY_KEY))
     ranges = {EVENTS_JOB: hours, COST_JOB: days, DBT_SETUP_JOB: None, ATTRIBUTION_JOB: hours, DAILY_MARTS_JOB: days,
               REPORTING_JOB: None}
     summary = RunSummary([], True, {}, {}, {})

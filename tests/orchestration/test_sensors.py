@@ -59,3 +59,30 @@ def test_schedules_target_the_ingest_jobs(tmp_path):
     ctx = dg.build_schedule_context(scheduled_execution_time=datetime(2026, 9, 2, 0, 5, tzinfo=UTC))
     [req] = hourly.evaluate_tick(ctx).run_requests
     assert req.partition_key == "2026-09-01-23:00"
+
+
+def test_restatement_schedules_rerun_recent_ranges_as_one_run(tmp_path):
+    from orchestration.definitions import ATTRIBUTION_JOB, DAILY_MARTS_JOB
+    from orchestration.partitions import RANGE_END, RANGE_START
+
+    defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path)}))
+    hourly = defs.resolve_schedule_def("hourly_attribution")
+    [req] = hourly.evaluate_tick(dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 9, 20, 7, 20, tzinfo=UTC))).run_requests
+    assert hourly.job_name == ATTRIBUTION_JOB and req.partition_key == "2026-09-20-06:00"
+
+    week = defs.resolve_schedule_def("nightly_attribution_restatement")
+    [req] = week.evaluate_tick(dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 9, 20, 3, 0, tzinfo=UTC))).run_requests
+    assert week.job_name == ATTRIBUTION_JOB
+    assert (req.tags[RANGE_START], req.tags[RANGE_END]) == ("2026-09-12-03:00", "2026-09-20-02:00")
+
+    marts = defs.resolve_schedule_def("nightly_marts")
+    [req] = marts.evaluate_tick(dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 9, 20, 3, 30, tzinfo=UTC))).run_requests
+    # 31 days back, but never before the first partition
+    assert marts.job_name == DAILY_MARTS_JOB
+    assert (req.tags[RANGE_START], req.tags[RANGE_END]) == ("2026-09-01", "2026-09-19")
+    early = marts.evaluate_tick(dg.build_schedule_context(
+        scheduled_execution_time=datetime(2026, 9, 1, 3, 30, tzinfo=UTC)))
+    assert not early.run_requests and early.skip_message

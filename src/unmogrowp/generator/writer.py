@@ -29,7 +29,7 @@ from unmogrowp.landing import LandingStore, cost_key, decode_ndjson_gz, event_ke
 APP_NAMES = ("puzzlequest", "runnerx", "farmsaga", "wordsmith", "spacecolony", "chefdash",
              "golfclash", "merchtycoon")
 ZERO_UUID = "00000000-0000-0000-0000-000000000000"
-GENERATOR_VERSION = 3  # bump when the simulated traffic changes: cached demo data is regenerated
+GENERATOR_VERSION = 4  # bump when the simulated traffic changes: cached demo data is regenerated
 BATCH_LINES = 5000
 RENDER_ROWS = 1_000_000  # rows rendered to JSON at a time (bounds memory)
 PULL_DELAYS_DAYS = (1, 2, 4)  # first pull the next morning, then restatements
@@ -122,6 +122,9 @@ def render_sql(app_id: str, app_index: int) -> str:
             f"toUnixTimestamp(toStartOfHour(fromUnixTimestamp64Milli(received_ts, 'UTC'))) AS landing_hour, "
             f"is_duplicate, corrupt "
             f"FROM (SELECT *, {line} AS l FROM Python(table)) "
+            # chDB renders in parallel: without this the rows (and so batches and answers) would
+            # come back in a different order from run to run
+            f"ORDER BY row_order "
             f"SETTINGS prefer_column_name_to_alias = 1, output_format_json_escape_forward_slashes = 0")  # the JSON keys reuse input column names
 
 
@@ -177,7 +180,8 @@ def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
         result.events += n
         futures = []
         for lo, hi in _hour_aligned_slices(cols["received_ts"], RENDER_ROWS):
-            table = pa.table({k: v[lo:hi] for k, v in cols.items()})  # noqa: F841  (read by chDB)
+            table = pa.table({**{k: v[lo:hi] for k, v in cols.items()},  # noqa: F841  (read by chDB)
+                              "row_order": np.arange(lo, hi, dtype=np.int64)})
             rendered = conn.query(render_sql(app_id, a), "ArrowTable")
             labels.append(_labels(app_id, rendered))
             truths.append(_truth(app_id, rendered))

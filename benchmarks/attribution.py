@@ -10,11 +10,9 @@ pandas ratio. Both implementations must pick the same winning touch for every in
 
 import argparse
 import json
-import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import date, timedelta
@@ -25,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from orchestration.partitions import chunks
-from orchestration.resources import DBT_PROJECT_DIR
+from orchestration.resources import DBT_PROJECT_DIR, run_dbt_local
 from unmogrowp.clickhouse import manager
 from unmogrowp.generator.simulate import SimConfig
 from unmogrowp.generator.writer import generate
@@ -37,9 +35,7 @@ MS_H = 3_600_000
 
 
 def dbt(port: int, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "UNMOGROWP_CLICKHOUSE_PORT": str(port), "LAKEHOUSE_ENV": "local"}
-    result = subprocess.run([str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
-                             "--profiles-dir", str(DBT_PROJECT_DIR)], env=env, capture_output=True, text=True)
+    result = run_dbt_local(port, *args)
     if result.returncode:
         raise RuntimeError(result.stdout[-3000:])
     return result

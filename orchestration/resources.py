@@ -2,6 +2,8 @@
 
 
 import fcntl
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -66,9 +68,19 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
 _DBT_SOURCES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 
 
-def dbt_resource(settings: Settings) -> DbtCliResource:
+DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
+
+
+def dbt_resource(target: str) -> DbtCliResource:
     return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                          target=settings.dbt_target, dbt_executable=str(Path(sys.executable).parent / "dbt"))
+                          target=target, dbt_executable=str(DBT_EXECUTABLE))
+
+
+def run_dbt_local(port: int, *args: str) -> subprocess.CompletedProcess:
+    """The dbt CLI against the local ClickHouse server on ``port`` (tests, benchmarks)."""
+    env = {**os.environ, "UNMOGROWP_CLICKHOUSE_PORT": str(port), "LAKEHOUSE_ENV": "local"}
+    return subprocess.run([str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR),
+                           "--profiles-dir", str(DBT_PROJECT_DIR)], env=env, capture_output=True, text=True)
 
 
 def dbt_manifest() -> Path:
@@ -82,9 +94,7 @@ def dbt_manifest() -> Path:
                      if p.suffix in _DBT_SOURCES and "target" not in p.parts and "logs" not in p.parts)
         if not manifest.exists() or manifest.stat().st_mtime < newest:
             # parsing needs no connection: the local target always renders, whatever env is set
-            local = DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                                   target="local", dbt_executable=str(Path(sys.executable).parent / "dbt"))
-            local.cli(["parse", "--quiet"], target_path=target).wait()
+            dbt_resource("local").cli(["parse", "--quiet"], target_path=target).wait()
     return manifest
 
 
@@ -98,4 +108,4 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             password=dg.EnvVar("CLICKHOUSE_PASSWORD"),
         )
     return {"clickhouse": clickhouse, "lake": LakeResource(root_uri=settings.lake_uri),
-            "landing": LandingResource(root_uri=settings.landing_uri), "dbt": dbt_resource(settings)}
+            "landing": LandingResource(root_uri=settings.landing_uri), "dbt": dbt_resource(settings.dbt_target)}

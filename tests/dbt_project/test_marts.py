@@ -1,23 +1,16 @@
 """The dbt marts on generated traffic: ground truth, invariants, replay, and the dbt unit tests."""
 
 import json
-import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
 
-from orchestration.resources import DBT_PROJECT_DIR
+from orchestration.resources import run_dbt_local
 from unmogrowp import marts
 
 
 def dbt(settings, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "UNMOGROWP_CLICKHOUSE_PORT": str(settings.clickhouse.port), "LAKEHOUSE_ENV": "local"}
-    return subprocess.run([str(Path(sys.executable).parent / "dbt"), *args, "--project-dir", str(DBT_PROJECT_DIR),
-                           "--profiles-dir", str(DBT_PROJECT_DIR)], env=env, capture_output=True, text=True,
-                          timeout=600)
+    return run_dbt_local(settings.clickhouse.port, *args)
 
 
 def test_attribution_agrees_with_the_generators_ground_truth(pipeline_run, generated, ch):
@@ -106,8 +99,7 @@ def test_changing_a_var_replays_attribution_with_a_new_config_hash(pipeline_run,
     assert ch.command("SELECT countIf(attribution_status = 'attributed') FROM marts.fct_installs") == attributed
 
 
-@pytest.mark.parametrize("selector", ["test_type:unit"])
-def test_dbt_unit_tests_pass(pipeline_run, selector):
-    result = dbt(pipeline_run[0], "test", "--select", selector)
+def test_dbt_unit_tests_pass(pipeline_run):
+    result = dbt(pipeline_run[0], "test", "--select", "test_type:unit")
     assert result.returncode == 0, result.stdout[-5000:]
     assert "ERROR=0" in result.stdout and "PASS=10" in result.stdout

@@ -87,6 +87,34 @@ def pandas_attribution(installs: pd.DataFrame, touches: pd.DataFrame, windows_h:
     return c.drop_duplicates("install_id").set_index("install_id")["touch_id"]
 
 
+# The irreducible part of the SPEC §2 rule set: the three match joins (click id, device id, IP) with
+# one window each and a winner per install, written to a table. No overrides, scores, tiers beyond
+# the method order, reinstall logic, assists or fraud. Its time bounds what the full model can reach.
+FLOOR_SQL = """
+INSERT INTO bench_floor
+WITH i AS (SELECT install_id, app_id, install_ts, referrer_click_id, device_id, ip FROM staging.stg_sdk__installs),
+t AS (SELECT touch_id, app_id, touch_ts, click_id, device_id, ip FROM staging.stg_sdk__touches),
+c AS (
+    SELECT i.install_id AS install_id, t.touch_id AS touch_id, t.touch_ts AS touch_ts, 1 AS tier
+    FROM i INNER JOIN t ON i.app_id = t.app_id AND i.referrer_click_id = t.click_id
+    WHERE t.touch_ts <= i.install_ts AND t.touch_ts >= i.install_ts - INTERVAL 7 DAY
+    UNION ALL
+    SELECT i.install_id, t.touch_id, t.touch_ts, 2
+    FROM i INNER JOIN t ON i.app_id = t.app_id AND i.device_id = t.device_id
+    WHERE t.touch_ts <= i.install_ts AND t.touch_ts >= i.install_ts - INTERVAL 7 DAY
+    UNION ALL
+    SELECT i.install_id, t.touch_id, t.touch_ts, 3
+    FROM i INNER JOIN (SELECT * FROM t WHERE device_id IS NULL) AS t ON i.app_id = t.app_id AND i.ip = t.ip
+    WHERE t.touch_ts <= i.install_ts AND t.touch_ts >= i.install_ts - INTERVAL 24 HOUR
+)
+SELECT i.install_id, w.touch_id
+FROM i LEFT JOIN (
+    SELECT install_id, argMin(touch_id, (tier, -toUnixTimestamp64Milli(touch_ts))) AS touch_id
+    FROM c GROUP BY install_id
+) AS w ON i.install_id = w.install_id
+"""
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=10)
@@ -131,6 +159,14 @@ def main() -> None:
             dbt(args.port, "run", "--select", "fct_installs", "--quiet")
             dbt_times.append(time.perf_counter() - t)
         assert client.command("SELECT count() FROM marts.fct_installs") == n_installs
+        client.command("CREATE TABLE bench_floor (install_id String, touch_id Nullable(String)) "
+                       "ENGINE = MergeTree ORDER BY install_id")
+        floor_times = []
+        for _ in range(args.repeat):
+            client.command("TRUNCATE TABLE bench_floor")
+            t = time.perf_counter()
+            client.command(FLOOR_SQL)
+            floor_times.append(time.perf_counter() - t)
 
         installs = client.query_df("SELECT * FROM staging.stg_sdk__installs")
         touches = client.query_df("SELECT touch_id, app_id, touch_type, touch_ts, device_id, ip, user_agent, "
@@ -152,6 +188,8 @@ def main() -> None:
         print(json.dumps({
             "installs": n_installs, "touches": n_touches,
             "fct_installs_query_s": round(sql_s, 2), "installs_per_s_query": round(n_installs / sql_s),
+            "floor_three_joins_s": round(statistics.median(floor_times), 2),
+            "installs_per_s_floor": round(n_installs / statistics.median(floor_times)),
             "dbt_run_s": round(dbt_s, 2), "installs_per_s_dbt_run": round(n_installs / dbt_s),
             "pandas_s": round(pd_s, 2), "pandas_over_query": round(pd_s / sql_s, 1),
             "same_winner_as_pandas": round(float(agree), 6), "runs": args.repeat,

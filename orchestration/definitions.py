@@ -4,7 +4,9 @@ import dagster as dg
 
 from assets import warehouse
 from assets.dbt import build_dbt_assets
+from assets.fraud import build_fraud_assets
 from assets.ingest import build_ingest_assets
+from assets.ltv import build_ltv_assets
 from assets.mta import build_mta_assets
 from orchestration.partitions import daily_partitions, hourly_partitions
 from orchestration.resources import build_resources, dbt_manifest
@@ -18,6 +20,9 @@ DBT_SETUP_JOB = "dbt_setup_job"
 ATTRIBUTION_JOB = "attribution_job"
 DAILY_MARTS_JOB = "daily_marts_job"
 REPORTING_JOB = "reporting_job"
+FRAUD_JOB = "fraud_rules_job"
+MODEL_TRAINING_JOB = "model_training_job"
+FRAUD_SCORING_JOB = "fraud_scoring_job"
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -32,6 +37,17 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         description="Cost reports → current cost → ClickHouse for cost dates.")
     dbt_setup, dbt_attribution, dbt_daily, dbt_reporting = build_dbt_assets(dbt_manifest(), hourly, daily)
     mta = build_mta_assets(daily)
+    (features, decisions, fraud_model, fraud_scores, click_model), fraud_checks = build_fraud_assets(daily)
+    ltv_model, ltv_predictions = build_ltv_assets()
+    fraud_job = dg.define_asset_job(
+        FRAUD_JOB, selection=dg.AssetSelection.assets(features, decisions),
+        description="Spark fraud features and the SPEC §3 rule decisions for install dates (before attribution).")
+    training_job = dg.define_asset_job(
+        MODEL_TRAINING_JOB, selection=dg.AssetSelection.assets(fraud_model, click_model, ltv_model, ltv_predictions),
+        description="Nightly: train the fraud, click-quality and LTV models (MLflow, champion gate) and refresh LTV predictions.")
+    scoring_job = dg.define_asset_job(
+        FRAUD_SCORING_JOB, selection=dg.AssetSelection.assets(fraud_scores),
+        description="Score install dates with the champion fraud model.")
     setup_job = dg.define_asset_job(
         DBT_SETUP_JOB, selection=dg.AssetSelection.assets(dbt_setup),
         description="dbt seeds (attribution config) and staging views; run after a deploy or a config change.")
@@ -45,13 +61,19 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         REPORTING_JOB, selection=dg.AssetSelection.assets(dbt_reporting),
         description="Reporting views over the marts.")
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([warehouse]), *ingest, dbt_setup, dbt_attribution, dbt_daily, *mta,
-                dbt_reporting],
-        jobs=[events_job, cost_job, setup_job, attribution_job, daily_job, reporting_job],
+        assets=[*dg.load_assets_from_modules([warehouse]), *ingest, dbt_setup, features, decisions, dbt_attribution,
+                fraud_model, fraud_scores, click_model, ltv_model, ltv_predictions, dbt_daily, *mta, dbt_reporting],
+        asset_checks=fraud_checks,
+        jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, training_job, scoring_job, daily_job,
+              reporting_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(events_job, minute_of_hour=5, name="hourly_events"),
             dg.build_schedule_from_partitioned_job(cost_job, hour_of_day=2, name="nightly_cost"),
             dg.build_schedule_from_partitioned_job(attribution_job, minute_of_hour=20, name="hourly_attribution"),
+            dg.build_schedule_from_partitioned_job(fraud_job, hour_of_day=1, minute_of_hour=30, name="nightly_fraud"),
+            dg.ScheduleDefinition(name="nightly_training", job=training_job, cron_schedule="0 4 * * *"),
+            dg.build_schedule_from_partitioned_job(scoring_job, hour_of_day=4, minute_of_hour=45,
+                                                   name="nightly_fraud_scoring"),
             # late touches (up to the 7-day late-arrival limit) restate a week of attribution, and
             # cohorts keep maturing for cohort_max_day (30) days
             build_restatement_schedule(attribution_job, "nightly_attribution_restatement", "0 3 * * *", days=8,

@@ -12,6 +12,9 @@ from orchestration.definitions import (
     DAILY_MARTS_JOB,
     DBT_SETUP_JOB,
     EVENTS_JOB,
+    FRAUD_JOB,
+    FRAUD_SCORING_JOB,
+    MODEL_TRAINING_JOB,
     REPORTING_JOB,
     build_definitions,
 )
@@ -38,7 +41,7 @@ def _instance() -> dg.DagsterInstance:
 
 
 def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri: str | None = None,
-                 log_level: str = "INFO") -> RunSummary:
+                 log_level: str = "INFO", op_config: dict | None = None) -> RunSummary:
     """Materialize every asset for landing hours [start, end) and the dates in it, each job as
     one run over the whole range (single-run backfill): ingestion, then the dbt seeds and staging
     views, attribution over the hours, and the daily marts over the dates."""
@@ -51,16 +54,20 @@ def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri
     last_hour = end - timedelta(hours=1)
     hours = (start.strftime(HOUR_KEY), last_hour.strftime(HOUR_KEY))
     days = (start.strftime(DAY_KEY), last_hour.strftime(DAY_KEY))
-    ranges = {EVENTS_JOB: hours, COST_JOB: days, DBT_SETUP_JOB: None, ATTRIBUTION_JOB: hours, DAILY_MARTS_JOB: days,
-              REPORTING_JOB: None}
+    # fraud decisions before attribution (rejections feed back); models after it; LTV predictions
+    # before the daily marts (fct_cohort_kpis reads them)
+    ranges = {EVENTS_JOB: hours, COST_JOB: days, DBT_SETUP_JOB: None, FRAUD_JOB: days, ATTRIBUTION_JOB: hours,
+              MODEL_TRAINING_JOB: None, FRAUD_SCORING_JOB: days, DAILY_MARTS_JOB: days, REPORTING_JOB: None}
     summary = RunSummary([], True, {}, {}, {})
     for job_name, window in ranges.items():
         job = defs.resolve_job_def(job_name)
+        ops = {k: v for k, v in (op_config or {}).items() if k in {n.name for n in job.graph.node_defs}}
         t0 = datetime.now(UTC)
         result = job.execute_in_process(
             instance=instance, tags={RANGE_START: window[0], RANGE_END: window[1]} if window else None,
             raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}})
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}},
+                        **({"ops": ops} if ops else {})})
         summary.seconds[job_name] = (datetime.now(UTC) - t0).total_seconds()
         summary.run_ids.append(result.run_id)
         summary.success &= result.success

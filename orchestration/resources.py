@@ -71,6 +71,24 @@ _DBT_SOURCES = {".sql", ".yml", ".yaml", ".csv", ".md"}
 DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 
+class MlResource(dg.ConfigurableResource):
+    """Spark, MLflow and training labels. ``home`` holds the local MLflow store; in production
+    ``MLFLOW_TRACKING_URI`` and ``SPARK_REMOTE``/``UNMOGROWP_SPARK_MASTER`` take over."""
+
+    home: str
+    labels_path: str  # fraud labels: the generator's answers locally, confirmed rejections in production
+
+    def configure(self) -> str:
+        from ml import tracking
+
+        return tracking.configure(Path(self.home))
+
+    def spark(self):
+        from unmogrowp.spark import get_spark
+
+        return get_spark()
+
+
 def dbt_resource(target: str) -> DbtCliResource:
     return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
                           target=target, dbt_executable=str(DBT_EXECUTABLE))
@@ -108,4 +126,5 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             password=dg.EnvVar("CLICKHOUSE_PASSWORD"),
         )
     return {"clickhouse": clickhouse, "lake": LakeResource(root_uri=settings.lake_uri),
-            "landing": LandingResource(root_uri=settings.landing_uri), "dbt": dbt_resource(settings.dbt_target)}
+            "landing": LandingResource(root_uri=settings.landing_uri), "dbt": dbt_resource(settings.dbt_target),
+            "ml": MlResource(home=str(settings.home), labels_path=settings.fraud_labels_path)}

@@ -63,10 +63,14 @@ def pipeline_run(generated, clickhouse_server, clickhouse_home, tmp_path_factory
     out, _manifest = generated
     settings = load_settings({"UNMOGROWP_HOME": str(clickhouse_home),
                               "UNMOGROWP_CLICKHOUSE_PORT": str(clickhouse_server.port),
-                              "UNMOGROWP_LAKE_URI": (tmp_path_factory.mktemp("lake")).as_uri()})
+                              "UNMOGROWP_LAKE_URI": (tmp_path_factory.mktemp("lake")).as_uri(),
+                              "UNMOGROWP_FRAUD_LABELS": str(out / "answers" / "fraud_labels.parquet")})
     start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 9, 9, tzinfo=UTC)  # use to 09-04, late +3 d
     landing = str(out / "landing")
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("DAGSTER_HOME", raising=False)
-        summary = run_pipeline(settings, start, end, landing_uri=landing)
+        # two install days observed for two more: LTV predicts D2 revenue from day 0
+        ltv = {"config": {"early_days": 1, "horizon_days": 2}}
+        summary = run_pipeline(settings, start, end, landing_uri=landing,
+                               op_config={"ltv_model": ltv, "ltv_predictions": ltv})
     return settings, summary, landing, (start, end)

@@ -43,6 +43,8 @@ class Settings:
     landing_uri: str  # the landing zone root (holds events/ and cost/)
     clickhouse: ClickHouseSettings
     partitions_start: str = DEFAULT_PARTITIONS_START  # first hourly/daily partition (UTC)
+    # fraud labels for training: the generator's answers locally, confirmed rejections in production
+    fraud_labels_path: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -92,4 +94,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         lake_uri = _require(environ, "UNMOGROWP_LAKE_URI", env)
         landing_uri = _require(environ, "UNMOGROWP_LANDING_URI", env)
     return Settings(env=env, home=home, lake_uri=lake_uri, landing_uri=landing_uri, clickhouse=clickhouse,
-                    partitions_start=environ.get("UNMOGROWP_PARTITIONS_START") or DEFAULT_PARTITIONS_START)
+                    partitions_start=environ.get("UNMOGROWP_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
+                    fraud_labels_path=environ.get("UNMOGROWP_FRAUD_LABELS")
+                    or str(home / "answers" / "fraud_labels.parquet"))

@@ -43,13 +43,24 @@ def test_asset_graph_snapshot(tmp_path):
         **{f"{stg}{name}": ("staging", ["clickhouse_events"]) for name in ("app_events", "installs", "touches")},
         "staging/cost/stg_cost__spend": ("staging", ["clickhouse_cost"]),
         "marts/attribution/fct_installs": ("marts_attribution", [
-            *seeds, "config/network_priority", f"{stg}installs", f"{stg}touches"]),
+            *seeds, "config/network_priority", "fraud_decisions", f"{stg}installs", f"{stg}touches"]),
+        "fraud_features": ("fraud", ["silver_events"]),
+        "fraud_decisions": ("fraud", ["fraud_features"]),
+        "fraud_model": ("fraud", ["fraud_features", "marts/attribution/fct_installs"]),
+        "fraud_scores": ("fraud", ["fraud_features", "fraud_model"]),
+        "click_quality_model": ("fraud", ["fraud_features"]),
+        "ltv_model": ("ltv", ["config/fx_rates", "marts/attribution/fct_installs", f"{stg}app_events"]),
+        "ltv_predictions": ("ltv", ["config/fx_rates", "ltv_model", "marts/attribution/fct_installs",
+                                    f"{stg}app_events"]),
+        "marts/fraud/fct_fraud_decisions": ("marts_fraud", ["fraud_decisions", "marts/attribution/fct_installs"]),
+        "marts/fraud/fct_clawback_ledger": ("marts_fraud", ["marts/cohorts/fct_cohort_kpis",
+                                                            "marts/fraud/fct_fraud_decisions"]),
         "marts/cohorts/fct_revenue_events": ("marts_cohorts", [
             "config/fx_rates", "marts/attribution/fct_installs", f"{stg}app_events"]),
         "marts/cohorts/fct_cohort_retention": ("marts_cohorts", [
             "clickhouse_events", "marts/attribution/fct_installs", f"{stg}app_events"]),
         "marts/cohorts/fct_cohort_kpis": ("marts_cohorts", [
-            "clickhouse_events", "config/fx_rates", "marts/attribution/fct_installs",
+            "clickhouse_events", "config/fx_rates", "ltv_predictions", "marts/attribution/fct_installs",
             "marts/cohorts/fct_revenue_events", "staging/cost/stg_cost__spend"]),
         "marts/mta/mta_conversion_paths": ("marts_mta", [
             "config/anonymous_ip_ranges", "config/attribution_window_overrides", "marts/attribution/fct_installs",
@@ -72,12 +83,15 @@ def test_asset_graph_snapshot(tmp_path):
                 ["mta_algorithmic_credits"], ["marts", "retargeting", "fct_reengagements"]):
         assert isinstance(graph.get(dg.AssetKey(key)).partitions_def, dg.DailyPartitionsDefinition)
     assert graph.get(dg.AssetKey(["marts", "reporting", "fct_touch_credits"])).partitions_def is None
-    assert set(defs.resources) == {"clickhouse", "lake", "landing", "dbt"}
+    assert set(defs.resources) == {"clickhouse", "lake", "landing", "dbt", "ml"}
+    for key in ("fraud_features", "fraud_decisions", "fraud_scores"):
+        assert isinstance(graph.get(dg.AssetKey(key)).partitions_def, dg.DailyPartitionsDefinition)
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert ("silver_events", "reconciles") in checks
     assert ("marts/attribution/fct_installs", "unique_fct_installs_install_id") in checks
     assert ("marts/reporting/fct_touch_credits", "credits_sum_to_value_fct_touch_credits_conversion_id__model") in checks
     assert ("marts/cohorts/fct_cohort_kpis", "assert_cohort_cost_reconciles") in checks
+    assert ("fraud_model", "fraud_auc_above_floor") in checks and ("fraud_features", "feature_nulls_within_bounds") in checks
 
 
 def test_prod_resources_come_from_the_environment():

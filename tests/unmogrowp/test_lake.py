@@ -30,13 +30,9 @@ def test_append_read_and_replace_where(tmp_path):
 
 @pytest.fixture(scope="module")
 def spark():
-    from pyspark.sql import SparkSession
+    from unmogrowp.spark import get_spark
 
-    session = (SparkSession.builder.master("local[2]").appName("unmogrowp-tests")
-               .config("spark.ui.enabled", "false").config("spark.sql.session.timeZone", "UTC")
-               .config("spark.sql.shuffle.partitions", "2").getOrCreate())
-    yield session
-    session.stop()
+    return get_spark()  # shared with the fraud tests (a session costs ~15 s to start)
 
 
 def test_spark_reads_the_current_snapshot_and_writes_back(tmp_path, spark):

@@ -61,6 +61,9 @@ def ensure_tables(client) -> None:
     client.command(f"CREATE DATABASE IF NOT EXISTS {RAW_DB}")
     client.command(events_ddl())
     client.command(cost_ddl())
+    from unmogrowp import model_tables
+
+    model_tables.ensure_tables(client)
 
 
 def load_events(client, lake: Lake, start: datetime, end: datetime) -> int:

@@ -14,6 +14,20 @@ candidates as (
     select * from {{ ref('int_attribution__touch_candidates') }}
 ),
 
+-- pre-attribution fraud rejections from the fraud rules (SPEC §3): a rejected touch is removed
+-- before ranking (the next touch or organic wins); a rejected install becomes rejected_fraud
+rejections as (
+    select install_id, touch_id, reason
+    from {{ source('fraud', 'decisions') }}
+    where action = 'reject' and {{ in_date_window('install_date') }}
+),
+
+install_rejections as (
+    select install_id, groupUniqArray(reason) as reasons, countIf(touch_id is null) > 0 as install_rejected
+    from rejections
+    group by install_id
+),
+
 priorities as (
     select media_source, priority from {{ ref('network_priority') }}
 ),
@@ -59,7 +73,10 @@ pairs as (
         any(is_retargeting) as is_retargeting,
         any(is_reinstall) as is_reinstall,
         any(ctit_s) as touch_ctit_s,
-        max(is_click_injection) as injected,
+        max(is_click_injection) as click_injected,
+        -- removed before ranking: the click-injection rule here, or a rejection by the fraud rules
+        max(is_click_injection or (install_id, touch_id) in (
+            select install_id, assumeNotNull(touch_id) from rejections where touch_id is not null)) as injected,
         max(store_confirmed) as confirmed_by_store
     from tiered
     group by install_id, touch_id
@@ -85,7 +102,7 @@ attributed as (
         arrayMap(x -> x.2, arraySlice(arraySort(x -> x.1,
             groupArrayIf((rank_key, touch_id), not injected)), 2, 3)) as assist_touch_ids,
         winner.5 as winner_campaign_id,
-        countIf(injected) > 0 as had_injected_touch
+        countIf(click_injected) > 0 as had_injected_touch
     from ranked
     group by install_id
 ),
@@ -118,10 +135,13 @@ decided as (
         a.winner as winner,
         a.assist_touch_ids as assist_touch_ids,
         coalesce(a.had_injected_touch, false) as had_injected_touch,
+        ifNull(r.install_rejected, false) as is_rejected_install,
+        ifNull(r.reasons, []) as rejection_reasons,
         notEmpty(t.countries) and not has(t.countries, ifNull(i.country, '')) as is_off_target
     from installs as i
     left join attributed as a on a.install_id = i.install_id
     left join targeting as t on t.app_id = i.app_id and t.campaign_id = a.winner_campaign_id
+    left join install_rejections as r on r.install_id = i.install_id
 )
 
 select
@@ -130,7 +150,7 @@ select
     platform,
     device_key,
     install_ts,
-    multiIf(is_anonymous_ip, 'rejected_fraud',
+    multiIf(is_anonymous_ip or is_rejected_install, 'rejected_fraud',
             not has_touch, 'organic',
             is_off_target, 'rejected_targeting',
             'attributed') as attribution_status,
@@ -146,10 +166,10 @@ select
     if(has_touch, winner.1, null) as winning_touch_id,
     if(has_touch, winner.9, null) as ctit_s,
     ifNull(assist_touch_ids, []) as assist_touch_ids,
-    arrayFilter(x -> x != '', [
+    arraySort(arrayDistinct(arrayConcat(arrayFilter(x -> x != '', [
         if(had_injected_touch, 'click_injection', ''),
         if(has_touch and winner.9 < {{ s.short_ctit_seconds }} and not winner.10, 'short_ctit', ''),
-        if(is_anonymous_ip, 'anonymous_traffic', '')]) as fraud_reasons,
+        if(is_anonymous_ip, 'anonymous_traffic', '')]), rejection_reasons))) as fraud_reasons,
     previous_install_id,
     country,
     (select value from config_hash) as attribution_config_hash

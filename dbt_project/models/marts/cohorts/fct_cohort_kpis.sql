@@ -25,16 +25,28 @@ revenue as (
     where {{ in_date_window('install_date') }}
 ),
 
+-- the champion LTV model's predicted revenue per install (USD), when it has scored the install
+predictions as (
+    select install_id, any(predicted_revenue) as predicted_revenue, any(horizon_days) as horizon_days
+    from {{ source('ml', 'ltv_predictions') }}
+    where {{ in_date_window('install_date') }}
+    group by install_id
+),
+
 member_revenue as (
     select
         m.install_id as install_id,
         any(m.install_date) as install_date, any(m.install_ts) as install_ts, any(m.app_id) as app_id,
         any(m.platform) as platform, any(m.media_source) as media_source, any(m.campaign_id) as campaign_id,
         any(m.adset_id) as adset_id, any(m.ad_id) as ad_id, any(m.country) as country,
-        groupArrayIf((r.day_n, r.revenue, r.event_type = 'purchase'), r.install_id != '') as revenue_events
+        groupArrayIf((r.day_n, r.revenue, r.event_type = 'purchase'), r.install_id != '') as revenue_events,
+        any(p.predicted_revenue) as predicted_revenue,
+        any(p.horizon_days) as horizon_days
     from members as m
     left join revenue as r on r.install_id = m.install_id
+    left join predictions as p on p.install_id = m.install_id
     group by m.install_id
+    settings join_use_nulls = 1
 ),
 
 cells as (
@@ -43,7 +55,9 @@ cells as (
         count() as installs,
         max(install_ts) as last_install_ts,
         sum(arraySum(arrayMap(e -> if(e.1 <= day_n, ifNull(e.2, 0), 0), revenue_events))) as cumrev,
-        countIf(arrayExists(e -> e.1 <= day_n and e.3 and ifNull(e.2, 0) > 0, revenue_events)) as payers
+        countIf(arrayExists(e -> e.1 <= day_n and e.3 and ifNull(e.2, 0) > 0, revenue_events)) as payers,
+        if(count(predicted_revenue) = count(), sum(predicted_revenue), null) as predicted_revenue_usd,
+        max(horizon_days) as prediction_horizon_days
     from member_revenue
     array join range(0, {{ max_day + 1 }}) as day_n
     group by install_date, app_id, {{ cohort_dims() }}, day_n
@@ -93,6 +107,8 @@ with_cost as (
         c.last_install_ts as last_install_ts,
         c.cumrev as cumrev,
         c.payers as payers,
+        c.predicted_revenue_usd as predicted_revenue_usd,
+        c.prediction_horizon_days as prediction_horizon_days,
         if(c.media_source = 'organic' or ci.campaign_installs = 0, null,
            ifNull(k.cost, 0) * c.installs / ci.campaign_installs) as cost
     from cells as c
@@ -112,7 +128,8 @@ unallocated_cost as (
         cast(null as Nullable(String)) as adset_id, cast(null as Nullable(String)) as ad_id,
         cast(null as Nullable(String)) as country, day_n,
         toUInt64(0) as installs, toDateTime64(k.cost_date, 3, 'UTC') as last_install_ts,
-        0.0 as cumrev, toUInt64(0) as payers, k.cost as cost
+        0.0 as cumrev, toUInt64(0) as payers, cast(null as Nullable(Float64)) as predicted_revenue_usd,
+        cast(null as Nullable(UInt16)) as prediction_horizon_days, k.cost as cost
     from cost as k
     left anti join campaign_installs as ci
         on ci.install_date = k.cost_date and ci.app_id = k.app_id
@@ -122,7 +139,7 @@ unallocated_cost as (
 
 all_cells as (
     select install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_n,
-           installs, last_install_ts, cumrev, payers, cost
+           installs, last_install_ts, cumrev, payers, predicted_revenue_usd, prediction_horizon_days, cost
     from with_cost
     union all
     select * from unallocated_cost
@@ -157,7 +174,11 @@ select
     -- the first day whose cumulative revenue covers the cost (NULL until it does)
     if(countIf(roas >= 1) over cohort > 0, toNullable(toUInt16(minIf(day_n, roas >= 1) over cohort)), null)
         as payback_day,
-    cast(null as Nullable(Float64)) as predicted_ltv_d30,
-    cast(null as Nullable(Float64)) as predicted_roas_d30
+    prediction_horizon_days,
+    -- predicted cumulative revenue per install at the model's horizon, and over cost
+    if(installs > 0, round(predicted_revenue_usd * (select units_per_usd from {{ ref('fx_rates') }}
+        where currency = '{{ reporting }}' order by rate_date desc limit 1) / installs, 6), null) as predicted_ltv,
+    if(cost > 0, round(predicted_revenue_usd * (select units_per_usd from {{ ref('fx_rates') }}
+        where currency = '{{ reporting }}' order by rate_date desc limit 1) / cost, 6), null) as predicted_roas
 from kpis
 window cohort as (partition by install_date, app_id, {{ cohort_dims() }})

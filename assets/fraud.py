@@ -1,0 +1,155 @@
+"""Fraud: Spark features and rule decisions per install day, the classifier in MLflow, scoring."""
+
+import time
+
+import dagster as dg
+import pandas as pd
+import pyarrow as pa
+
+from orchestration.partitions import date_window
+from orchestration.resources import ClickHouseResource, LakeResource, MlResource
+from unmogrowp.fraud import features as ff
+from unmogrowp.fraud import pipeline
+from unmogrowp.fraud.rules import RuleSet
+
+AUC_FLOOR = 0.9
+NULL_BOUNDS = {"ctit_s": 0.6, "ip_installs_24h": 0.0, "sessions_24h": 0.0}  # max null share per column
+
+
+class FraudRulesConfig(dg.Config):
+    """Per-rule overrides, e.g. ``{"click_flood": {"mode": "tag", "threshold": 0.4}}``; modes are
+    reject (pre-attribution), flag (post-attribution), tag (dry run) and off."""
+
+    overrides: dict = {}
+
+
+class FraudTrainingConfig(dg.Config):
+    neg_per_pos: float = 3.0
+    test_share_days: float = 0.3
+
+
+def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
+    common = {"partitions_def": daily, "backfill_policy": dg.BackfillPolicy.single_run(), "group_name": "fraud"}
+
+    @dg.asset(deps=["silver_events"], kinds={"spark", "delta"}, pool="spark", **common)
+    def fraud_features(context: dg.AssetExecutionContext, lake: LakeResource, ml: MlResource):
+        """Per-install fraud features (CTIT, point-in-time window counts, click gaps, post-install
+        activity) and per-source features (clicks per install, CTIT shares, KS to the app's CTIT)
+        for the install days, from silver Delta with Spark, into `features/*` Delta tables."""
+        start, end = date_window(context)
+        result = pipeline.build_features(ml.spark(), lake.get_lake(), start, end)
+        return dg.MaterializeResult(metadata={
+            **result, "features": dg.MetadataValue.json(
+                [{"name": f.name, "post_install": f.post_install, "description": f.description}
+                 for f in ff.INSTALL_FEATURES])})
+
+    @dg.asset_check(asset=fraud_features, blocking=True)
+    def feature_nulls_within_bounds(context: dg.AssetCheckExecutionContext, lake: LakeResource) -> dg.AssetCheckResult:
+        """Share of NULLs per key feature column stays under its bound."""
+        data = lake.get_lake().read(ff.INSTALL_TABLE, columns=list(NULL_BOUNDS))
+        shares = {c: (data[c].null_count / data.num_rows if data.num_rows else 0.0) for c in NULL_BOUNDS}
+        bad = {c: s for c, s in shares.items() if s > NULL_BOUNDS[c]}
+        return dg.AssetCheckResult(passed=not bad, metadata={"null_shares": dg.MetadataValue.json(shares)})
+
+    @dg.asset(deps=[fraud_features], kinds={"spark", "delta", "clickhouse"}, pool="spark", **common)
+    def fraud_decisions(context: dg.AssetExecutionContext, config: FraudRulesConfig, lake: LakeResource,
+                        clickhouse: ClickHouseResource, ml: MlResource):
+        """SPEC §3 rules on the features: one row per install and reason with stage (pre- or
+        post-attribution), action (reject/flag/tag), evidence and `detected_at`; Delta
+        `fraud/decisions` and ClickHouse `fraud.decisions`, which attribution and the marts read."""
+        start, end = date_window(context)
+        rules = RuleSet().with_overrides(config.overrides)
+        table = pipeline.build_decisions(ml.spark(), lake.get_lake(), start, end, rules)
+        client = clickhouse.get_client()
+        pipeline.ensure_tables(client)
+        pipeline.replace_dates(client, pipeline.CH_DECISIONS, table, start, end)
+        counts = table.group_by(["reason", "action"]).aggregate([("install_id", "count")]).to_pylist()
+        return dg.MaterializeResult(metadata={"decisions": table.num_rows, "rules": dg.MetadataValue.json(rules.as_dict()),
+                                              "by_reason": dg.MetadataValue.json(counts)})
+
+    @dg.asset(deps=[fraud_features, dg.AssetKey(["marts", "attribution", "fct_installs"])],
+              group_name="fraud", kinds={"lightgbm", "mlflow"})
+    def fraud_model(context: dg.AssetExecutionContext, config: FraudTrainingConfig, lake: LakeResource,
+                    ml: MlResource):
+        """Trains the install fraud classifier on every feature day (time split, negatives
+        down-sampled), logs it to MLflow and moves the `champion` alias only if it beats the
+        current champion on the same held-out days."""
+        from ml import fraud_model as fm
+
+        ml.configure()
+        lk = lake.get_lake()
+        features = lk.read(ff.INSTALL_TABLE).to_pandas()
+        labels = pd.read_parquet(ml.labels_path)
+        version = {"fraud_install_features": lk.version(ff.INSTALL_TABLE), "silver_events": lk.version("silver/events")}
+        result = fm.train(features, labels, version, fm.TrainParams(neg_per_pos=config.neg_per_pos,
+                                                                    test_share_days=config.test_share_days))
+        m = result["metrics"]
+        return dg.MaterializeResult(metadata={
+            "roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"], "precision": m["precision"], "recall": m["recall"],
+            **{k: v for k, v in m.items() if k.startswith("recall_")},
+            "train_seconds": m["train_seconds"], "mlflow_run_id": result["run_id"],
+            "champion_gate": dg.MetadataValue.json(result.get("gate", {}))})
+
+    @dg.asset_check(asset=fraud_model)
+    def fraud_auc_above_floor(context: dg.AssetCheckExecutionContext, ml: MlResource) -> dg.AssetCheckResult:
+        """The newest fraud model's held-out ROC-AUC is at least the floor."""
+        from ml import fraud_model as fm
+        from ml import tracking
+
+        ml.configure()
+        from mlflow import MlflowClient
+
+        client = MlflowClient()
+        latest = max(client.search_model_versions(f"name='{fm.MODEL_NAME}'"), key=lambda v: int(v.version))
+        auc = client.get_run(latest.run_id).data.metrics["roc_auc"]
+        return dg.AssetCheckResult(passed=auc >= AUC_FLOOR, metadata={
+            "roc_auc": auc, "floor": AUC_FLOOR, "version": latest.version,
+            "champion": tracking.champion_version(fm.MODEL_NAME) or ""})
+
+    @dg.asset(deps=[fraud_features], group_name="fraud", kinds={"spark", "lightgbm", "mlflow"})
+    def click_quality_model(context: dg.AssetExecutionContext, lake: LakeResource, ml: MlResource):
+        """The TalkingData-format click model (did a click lead to an install?) on the lake's clicks:
+        Spark group counts and next-click gaps, 1:1 negatives, time split; the same code trains on
+        the public TalkingData files (`ml.click_model.read_talkingdata_csv`)."""
+        from ml import click_model as cm
+
+        ml.configure()
+        spark = ml.spark()
+        frame = cm.features(cm.generated_clicks(spark, lake.get_lake())).toPandas()
+        result = cm.train(frame)
+        m = result["metrics"]
+        return dg.MaterializeResult(metadata={
+            "roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"], "clicks": int(m["clicks"]),
+            "positive_share": m["positive_share"], "train_seconds": m["train_seconds"],
+            "top_features": dg.MetadataValue.json(result["top_features"]), "mlflow_run_id": result["run_id"]})
+
+    @dg.asset(deps=[fraud_features, fraud_model], kinds={"mlflow", "delta", "clickhouse"}, **common)
+    def fraud_scores(context: dg.AssetExecutionContext, lake: LakeResource, clickhouse: ClickHouseResource,
+                     ml: MlResource):
+        """Scores the install days with `models:/fraud_install_classifier@champion`: a score and
+        the top TreeSHAP contributions per install, to Delta `fraud/install_scores` and ClickHouse."""
+        from ml import fraud_model as fm
+        from ml import tracking
+
+        ml.configure()
+        start, end = date_window(context)
+        lk = lake.get_lake()
+        flt = [("install_date", ">=", start.isoformat()), ("install_date", "<=", end.isoformat())]
+        features = lk.read(ff.INSTALL_TABLE, filters=flt).to_pandas()
+        t0 = time.perf_counter()
+        scores = fm.score(features)
+        seconds = time.perf_counter() - t0
+        scores["model_version"] = tracking.champion_version(fm.MODEL_NAME) or ""
+        table = pa.Table.from_pandas(scores, preserve_index=False)
+        lk.replace_where("fraud/install_scores", table, pipeline._dates_predicate(start, end), ["install_date"])
+        client = clickhouse.get_client()
+        pipeline.ensure_tables(client)
+        pipeline.replace_dates(client, pipeline.CH_SCORES, table, start, end)
+        return dg.MaterializeResult(metadata={
+            "installs": len(scores), "installs_per_s": round(len(scores) / max(seconds, 1e-9)),
+            "model_version": str(scores["model_version"].iloc[0]) if len(scores) else "",
+            "flagged_share": float((scores["fraud_score"] >= 0.5).mean()) if len(scores) else 0.0})
+
+    return [fraud_features, fraud_decisions, fraud_model, fraud_scores, click_quality_model], [
+        feature_nulls_within_bounds,
+                                                                          fraud_auc_above_floor]

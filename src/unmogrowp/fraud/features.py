@@ -1,0 +1,321 @@
+"""Fraud features in Spark, from silver Delta to daily-partitioned Delta feature tables (SPEC §3).
+
+Per install (``features/fraud_install_features``, one row per install, partition ``install_date``):
+the install's last click (store referrer click id first, then device id, 7 days), CTIT, whether the
+click fired after the store download began, click→install distance, point-in-time window counts
+(strictly before the install), click gaps, and post-install activity.
+
+Per source (``features/fraud_source_features``, one row per app × network × site × day): rolling
+7-day clicks per install, CTIT shares, the KS distance of the source's CTIT distribution to the
+app's, installs and devices per IP, and the post-install activity rate.
+
+Every feature is listed in ``INSTALL_FEATURES`` with whether it uses information from after the
+install: those may feed only the batch post-attribution model, never online serving.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from unmogrowp.ingest.events import SILVER_EVENTS
+from unmogrowp.lake import Lake
+
+INSTALL_TABLE = "features/fraud_install_features"
+SOURCE_TABLE = "features/fraud_source_features"
+CLICK_WINDOW_DAYS = 7  # how far back the last click is looked for
+SOURCE_WINDOW_DAYS = 7  # rolling window of the source features
+LATE_DAYS = 8  # silver is partitioned by landing date; events land up to 7 days late
+KS_BINS = 48  # log-CTIT histogram bins for the KS distance
+MS_H = 3_600_000
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    description: str
+    post_install: bool = False  # uses information from after the install: batch scoring only
+
+
+INSTALL_FEATURES = (
+    Feature("ctit_s", "seconds from the last click to the install"),
+    Feature("log_ctit", "ln(1 + ctit_s)"),
+    Feature("click_after_install_begin", "1 if the last click fired after the store download began"),
+    Feature("install_begin_to_install_s", "seconds from the store download start to the first open"),
+    Feature("geo_distance_km", "distance between the click's and the install's country centroids"),
+    Feature("device_clicks_7d", "clicks on the install's device id in the 7 days before the install"),
+    Feature("ip_installs_1h", "installs of the app from the same IP in the hour before"),
+    Feature("ip_installs_24h", "installs of the app from the same IP in the 24 h before"),
+    Feature("ip_devices_24h", "distinct devices installing the app from the same IP in the 24 h before"),
+    Feature("ip_clicks_1h", "clicks for the app from the same IP in the hour before"),
+    Feature("ip_clicks_24h", "clicks for the app from the same IP in the 24 h before"),
+    Feature("model_installs_1h", "installs of the app from the same device model (user agent) in the hour before"),
+    Feature("model_installs_24h", "installs of the app from the same device model in the 24 h before"),
+    Feature("os_installs_24h", "installs of the app on the same OS version in the 24 h before"),
+    Feature("site_clicks_1h", "clicks from the last click's site in the hour before"),
+    Feature("site_clicks_24h", "clicks from the last click's site in the 24 h before"),
+    Feature("prev_click_gap_s", "seconds since the previous click from the same ip/app/os/model"),
+    Feature("is_anonymous_ip", "1 if the install IP is in a data-centre/VPN range"),
+    Feature("next_click_gap_s", "seconds to the next click from the same ip/app/os/model", post_install=True),
+    Feature("sessions_24h", "sessions in the 24 h after the install", post_install=True),
+    Feature("events_24h", "in-app events in the 24 h after the install", post_install=True),
+    Feature("purchases_24h", "purchases in the 24 h after the install", post_install=True),
+    Feature("time_to_first_session_s", "seconds from install to the first session (24 h horizon)",
+            post_install=True),
+)
+ONLINE_FEATURES = tuple(f.name for f in INSTALL_FEATURES if not f.post_install)
+MODEL_FEATURES = tuple(f.name for f in INSTALL_FEATURES)
+
+# Country centroids (lat, lon) of the generator's markets; anything else has no distance.
+COUNTRY_CENTROIDS = {
+    "US": (39.8, -98.6), "GB": (54.0, -2.0), "DE": (51.2, 10.4), "FR": (46.6, 2.4), "BR": (-10.8, -52.9),
+    "IN": (22.9, 79.6), "JP": (36.2, 138.3), "KR": (36.4, 127.9), "CA": (56.1, -106.3), "MX": (23.6, -102.6),
+}
+
+
+def day_bounds(day: str) -> tuple[datetime, datetime]:
+    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=timezone.utc)
+    return start, start + timedelta(days=1)
+
+
+def read_silver(spark, lake: Lake, start: datetime, end: datetime):
+    """Silver events with ``event_ts`` in [start - 8 d, end + 1 d): enough history for the click
+    window and the rolling source window, and the post-install day."""
+    lo, hi = start - timedelta(days=LATE_DAYS), end + timedelta(days=1)
+    files = [("landing_date", ">=", (lo - timedelta(days=1)).date().isoformat()),
+             ("landing_date", "<=", (hi + timedelta(days=LATE_DAYS)).date().isoformat())]
+    from pyspark.sql import functions as F
+
+    df = lake.spark_read(spark, SILVER_EVENTS, partition_filters=files)
+    return df.where((F.col("event_ts") >= F.lit(lo)) & (F.col("event_ts") < F.lit(hi)))
+
+
+def _ip_to_long(col):
+    from pyspark.sql import functions as F
+
+    parts = F.split(col, r"\.")
+    return F.when(F.size(parts) == 4, parts[0].cast("long") * 16777216 + parts[1].cast("long") * 65536
+                  + parts[2].cast("long") * 256 + parts[3].cast("long"))
+
+
+def anonymous_ranges(spark, cidrs: list[str]):
+    """CIDR list → Spark frame of [lo, hi] IPv4 ranges."""
+    import ipaddress
+
+    rows = []
+    for cidr in cidrs:
+        net = ipaddress.ip_network(cidr.strip(), strict=False)
+        if net.version == 4:
+            rows.append((int(net.network_address), int(net.broadcast_address)))
+    return spark.createDataFrame(rows, "lo long, hi long")
+
+
+def _haversine_km(lat1, lon1, lat2, lon2):
+    from pyspark.sql import functions as F
+
+    r = math.pi / 180
+    a = (F.pow(F.sin((lat2 - lat1) * r / 2), 2)
+         + F.cos(lat1 * r) * F.cos(lat2 * r) * F.pow(F.sin((lon2 - lon1) * r / 2), 2))
+    return F.lit(2 * 6371.0) * F.asin(F.sqrt(a))
+
+
+def _counts_in_windows(events, queries, keys, hours, prefix):
+    """For each query row (qid, keys, ts): how many ``events`` rows with the same keys have a ts in
+    [ts - h, ts), for each h in ``hours``: columns ``{prefix}_{h}h``.
+
+    One running count per key (a sort, no sliding frames): markers at ts and at ts - h are sorted
+    with the events, ahead of events at the same instant, so an event at the install's instant or
+    after it never counts ("strictly before", point-in-time correct)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    known = F.lit(True)
+    for k in keys:
+        known = known & F.col(k).isNotNull()
+    ev = events.where(known).select(*keys, "ts", F.lit(1).alias("w"), F.lit(None).cast("string").alias("qid"),
+                                    F.lit(-1).alias("h"))
+    queries = queries.where(known)
+    rows = ev.unionByName(queries.select(*keys, "ts", F.lit(0).alias("w"), "qid", F.lit(0).alias("h")))
+    for h in hours:
+        rows = rows.unionByName(queries.select(*keys, (F.col("ts") - h * MS_H).alias("ts"), F.lit(0).alias("w"),
+                                               "qid", F.lit(h).alias("h")))
+    running = Window.partitionBy(*keys).orderBy("ts", "w").rowsBetween(Window.unboundedPreceding, 0)
+    marks = rows.withColumn("before", F.sum("w").over(running)).where("qid IS NOT NULL")
+    wide = marks.groupBy("qid").pivot("h", [0, *hours]).agg(F.first("before"))
+    return wide.select("qid", *[(F.col("0") - F.col(str(h))).cast("long").alias(f"{prefix}_{h}h") for h in hours])
+
+
+def install_features(spark, events, anonymous_cidrs: list[str], start: datetime, end: datetime):
+    """One row per install with ``event_ts`` in [start, end) (see INSTALL_FEATURES)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    ms = F.unix_millis
+    # the app-scoped device (IDFV / Android id) ties activity to its install where no ad id is sent
+    ev = events.select("event_id", "app_id", "event_type", "event_ts", "device_id", "ip", "user_agent",
+                       "os_version", "country", "touch_id", "media_source", "campaign_id", "site_id",
+                       "click_id", "install_begin_ts", "referrer_click_id",
+                       F.coalesce("idfv", "android_id", "device_id").alias("dkey")).withColumn("ts", ms("event_ts"))
+    installs_all = ev.where("event_type = 'install'")
+    clicks = ev.where("event_type = 'click'").select(
+        "touch_id", "app_id", F.col("ts").alias("c_ts"), F.col("device_id").alias("c_device_id"),
+        F.col("ip").alias("c_ip"), F.col("os_version").alias("c_os"), F.col("user_agent").alias("c_ua"),
+        F.col("country").alias("c_country"), "media_source", "campaign_id", "site_id", "click_id")
+
+    # click gaps per ip/app/os/model, the TalkingData "next click" family
+    gw = Window.partitionBy("app_id", "c_ip", "c_os", "c_ua").orderBy("c_ts", "touch_id")
+    clicks = (clicks.withColumn("prev_click_gap_s", (F.col("c_ts") - F.lag("c_ts").over(gw)) / 1000)
+              .withColumn("next_click_gap_s", (F.lead("c_ts").over(gw) - F.col("c_ts")) / 1000))
+
+    lo, hi = ms(F.lit(start)), ms(F.lit(end))
+    inst = installs_all.where((F.col("ts") >= lo) & (F.col("ts") < hi)).select(
+        F.col("event_id").alias("install_id"), "app_id", F.col("ts").alias("i_ts"), "device_id", "dkey", "ip",
+        "user_agent", "os_version", "country", F.col("install_begin_ts"), "referrer_click_id")
+    window_ms = CLICK_WINDOW_DAYS * 24 * MS_H
+    i, c = inst.alias("i"), clicks.alias("c")
+    in_window = (F.col("c.c_ts") <= F.col("i.i_ts")) & (F.col("c.c_ts") >= F.col("i.i_ts") - window_ms)
+    same_app = F.col("i.app_id") == F.col("c.app_id")
+    picked = [F.col(f"c.{col}") for col in clicks.columns if col != "app_id"]
+    by_ref = i.join(c, same_app & (F.col("i.referrer_click_id") == F.col("c.click_id")) & in_window).select(
+        "i.*", *picked, F.lit(0).alias("match_rank"))
+    by_dev = i.join(c, same_app & (F.col("i.device_id") == F.col("c.c_device_id")) & in_window).select(
+        "i.*", *picked, F.lit(1).alias("match_rank"))
+    cand = by_ref.unionByName(by_dev)
+    pick = Window.partitionBy("install_id").orderBy("match_rank", F.desc("c_ts"), "touch_id")
+    last_click = cand.withColumn("n", F.row_number().over(pick)).where("n = 1").drop("n", "match_rank")
+    device_clicks = by_dev.groupBy("install_id").agg(F.count("*").alias("device_clicks_7d"))
+    click_cols = [c for c in last_click.columns if c not in inst.columns]
+    base = (inst.join(last_click.select("install_id", *click_cols), "install_id", "left")
+            .join(device_clicks, "install_id", "left"))
+
+    # point-in-time counts: rows with the same key in [install_ts - h, install_ts), strictly before
+    q = inst.select(F.col("install_id").alias("qid"), "app_id", F.col("i_ts").alias("ts"), "ip", "user_agent",
+                    "os_version")
+    all_installs = installs_all.select("app_id", "ts", "ip", "user_agent", "os_version", "dkey", "event_id")
+    all_clicks = ev.where("event_type = 'click'").select("app_id", "ts", "ip", "site_id")
+    counts = [
+        _counts_in_windows(all_installs, q, ["app_id", "ip"], (1, 24), "ip_installs"),
+        _counts_in_windows(all_clicks, q, ["app_id", "ip"], (1, 24), "ip_clicks"),
+        _counts_in_windows(all_installs, q, ["app_id", "user_agent"], (1, 24), "model_installs"),
+        _counts_in_windows(all_installs, q, ["app_id", "os_version"], (24,), "os_installs"),
+        _counts_in_windows(all_clicks, base.where("site_id IS NOT NULL").select(
+            F.col("install_id").alias("qid"), "app_id", "site_id", F.col("i_ts").alias("ts")),
+            ["app_id", "site_id"], (1, 24), "site_clicks"),
+    ]
+    # distinct devices per IP: installs only (small partitions), over a range frame
+    ip_dev_w = Window.partitionBy("app_id", "ip").orderBy("ts").rangeBetween(-24 * MS_H, -1)
+    ip_devices = (all_installs.where("ip IS NOT NULL")
+                  .withColumn("ip_devices_24h", F.size(F.collect_set(F.coalesce("dkey", "event_id")).over(ip_dev_w)))
+                  .select(F.col("event_id").alias("install_id"), "ip_devices_24h"))
+    pit_ip = ip_devices
+    for c in counts:
+        pit_ip = pit_ip.join(c.withColumnRenamed("qid", "install_id"), "install_id", "full")
+
+    # post-install activity in the first 24 h (batch-only features)
+    act = ev.where("event_type NOT IN ('install', 'click', 'impression')").select(
+        "app_id", F.col("dkey").alias("a_dkey"), F.col("ts").alias("a_ts"), "event_type")
+    ii, a = inst.select("install_id", "app_id", "dkey", "i_ts").alias("ii"), act.alias("a")
+    post = (ii.join(a, (F.col("ii.app_id") == F.col("a.app_id")) & (F.col("ii.dkey") == F.col("a.a_dkey"))
+                    & (F.col("a.a_ts") >= F.col("ii.i_ts")) & (F.col("a.a_ts") < F.col("ii.i_ts") + 24 * MS_H))
+            .groupBy("install_id").agg(
+                F.sum(F.when(F.col("event_type") == "session_start", 1).otherwise(0)).alias("sessions_24h"),
+                F.count("*").alias("events_24h"),
+                F.sum(F.when(F.col("event_type") == "purchase", 1).otherwise(0)).alias("purchases_24h"),
+                (F.min(F.when(F.col("event_type") == "session_start", F.col("a_ts"))) - F.first("i_ts")).alias(
+                    "first_session_ms")))
+
+    anon = F.broadcast(anonymous_ranges(spark, anonymous_cidrs))
+    anon_ips = (inst.select("install_id", _ip_to_long(F.col("ip")).alias("ip_n"))
+                .join(anon, (F.col("ip_n") >= F.col("lo")) & (F.col("ip_n") <= F.col("hi")))
+                .select("install_id").distinct().withColumn("is_anonymous_ip", F.lit(1)))
+
+    centroids = spark.createDataFrame([(k, *v) for k, v in COUNTRY_CENTROIDS.items()], "cc string, lat double, lon double")
+    ci, cc = centroids.alias("ci"), centroids.alias("cc")
+    out = (base.join(pit_ip, "install_id", "left")
+           .join(post, "install_id", "left").join(anon_ips, "install_id", "left")
+           .join(F.broadcast(ci), F.col("country") == F.col("ci.cc"), "left")
+           .join(F.broadcast(cc), F.col("c_country") == F.col("cc.cc"), "left"))
+    ctit = (F.col("i_ts") - F.col("c_ts")) / 1000
+    begin_ms = ms(F.col("install_begin_ts"))
+    watermark = ev.agg(F.max("ts").alias("watermark_ms"))
+    out = out.crossJoin(F.broadcast(watermark))
+    out = out.select(
+        "install_id", "app_id", F.to_date(F.timestamp_millis("i_ts")).cast("string").alias("install_date"),
+        F.timestamp_millis("i_ts").alias("install_ts"), "device_id", "ip", "user_agent", "os_version", "country",
+        F.col("touch_id").alias("last_click_touch_id"), "media_source", "campaign_id", "site_id",
+        ctit.cast("double").alias("ctit_s"), F.log1p(ctit).alias("log_ctit"),
+        F.when(F.col("c_ts").isNull(), None)
+        .when(begin_ms.isNotNull() & (F.col("c_ts") > begin_ms), 1).otherwise(0).alias("click_after_install_begin"),
+        ((F.col("i_ts") - begin_ms) / 1000).cast("double").alias("install_begin_to_install_s"),
+        _haversine_km(F.col("cc.lat"), F.col("cc.lon"), F.col("ci.lat"), F.col("ci.lon")).alias("geo_distance_km"),
+        F.coalesce("device_clicks_7d", F.lit(0)).alias("device_clicks_7d"),
+        *[F.coalesce(c, F.lit(0)).cast("long").alias(c) for c in (
+            "ip_installs_1h", "ip_installs_24h", "ip_devices_24h", "ip_clicks_1h", "ip_clicks_24h",
+            "model_installs_1h", "model_installs_24h", "os_installs_24h")],
+        F.col("site_clicks_1h").cast("long").alias("site_clicks_1h"),
+        F.col("site_clicks_24h").cast("long").alias("site_clicks_24h"),
+        F.col("prev_click_gap_s").cast("double").alias("prev_click_gap_s"),
+        F.coalesce("is_anonymous_ip", F.lit(0)).alias("is_anonymous_ip"),
+        F.col("next_click_gap_s").cast("double").alias("next_click_gap_s"),
+        F.coalesce("sessions_24h", F.lit(0)).cast("long").alias("sessions_24h"),
+        F.coalesce("events_24h", F.lit(0)).cast("long").alias("events_24h"),
+        F.coalesce("purchases_24h", F.lit(0)).cast("long").alias("purchases_24h"),
+        (F.col("first_session_ms") / 1000).cast("double").alias("time_to_first_session_s"),
+        # the whole first day after the install is in the data (no "no activity" verdicts before)
+        (F.col("i_ts") + 24 * MS_H <= F.col("watermark_ms")).alias("activity_observed"),
+    )
+    return out
+
+
+def source_features(spark, events, installs_feat, start: datetime, end: datetime):
+    """One row per app × media source × site for each day in [start, end), over the trailing
+    SOURCE_WINDOW_DAYS (installs attributed to a source by their last click)."""
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    days = [(start + timedelta(days=i)).date().isoformat() for i in range((end - start).days)]
+    day_df = spark.createDataFrame([(d,) for d in days], "feature_date string")
+    span = F.datediff(F.col("feature_date"), F.col("d"))
+    in_win = (span >= 0) & (span < SOURCE_WINDOW_DAYS)
+
+    clicks = (events.where("event_type = 'click' AND site_id IS NOT NULL")
+              .groupBy("app_id", "media_source", "site_id", F.to_date("event_ts").cast("string").alias("d"))
+              .agg(F.count("*").alias("clicks")))
+    inst = installs_feat.where("site_id IS NOT NULL").withColumn("d", F.col("install_date"))
+    keys = ["feature_date", "app_id", "media_source", "site_id"]
+    c = clicks.join(day_df, in_win).groupBy(*keys).agg(F.sum("clicks").alias("clicks"))
+    i = (inst.join(day_df, in_win).groupBy(*keys).agg(
+        F.count("*").alias("installs"),
+        F.avg((F.col("ctit_s") < 10).cast("double")).alias("share_ctit_lt_10s"),
+        F.avg((F.col("ctit_s") > 86400).cast("double")).alias("share_ctit_gt_24h"),
+        (F.count("*") / F.countDistinct("ip")).alias("installs_per_ip"),
+        (F.countDistinct("device_id") / F.countDistinct("ip")).alias("devices_per_ip"),
+        F.avg((F.col("sessions_24h") > 0).cast("double")).alias("activity_rate_24h")))
+
+    # KS distance of the source's log-CTIT distribution to the app's (all its matched installs)
+    binned = (inst.join(day_df, in_win).where("ctit_s IS NOT NULL")
+              .withColumn("bin", F.least(F.lit(KS_BINS - 1), F.greatest(F.lit(0), F.floor(
+                  F.col("log_ctit") / F.lit(math.log1p(CLICK_WINDOW_DAYS * 86400) / KS_BINS))).cast("int"))))
+    site_h = binned.groupBy(*keys, "bin").agg(F.count("*").alias("n"))
+    app_h = binned.groupBy("feature_date", "app_id", "bin").agg(F.count("*").alias("n_app"))
+    bins = spark.range(KS_BINS).select(F.col("id").cast("int").alias("bin"))
+    grid = site_h.select(*keys).distinct().crossJoin(bins)
+    h = (grid.join(site_h, [*keys, "bin"], "left").join(app_h, ["feature_date", "app_id", "bin"], "left")
+         .fillna(0, ["n", "n_app"]))
+    cum = Window.partitionBy(*keys).orderBy("bin").rowsBetween(Window.unboundedPreceding, 0)
+    tot = Window.partitionBy(*keys)
+    ks = (h.withColumn("cdf_s", F.sum("n").over(cum) / F.sum("n").over(tot))
+          .withColumn("cdf_a", F.sum("n_app").over(cum) / F.sum("n_app").over(tot))
+          .groupBy(*keys).agg(F.max(F.abs(F.col("cdf_s") - F.col("cdf_a"))).alias("ks_ctit_vs_app")))
+
+    out = (c.join(i, keys, "full").join(ks, keys, "left")
+           .fillna(0, ["clicks", "installs"]))
+    app_cpi = (out.groupBy("feature_date", "app_id")
+               .agg((F.sum("clicks") / F.greatest(F.sum("installs"), F.lit(1))).alias("app_clicks_per_install")))
+    return (out.join(app_cpi, ["feature_date", "app_id"], "left")
+            .withColumn("clicks_per_install", F.col("clicks") / F.greatest(F.col("installs"), F.lit(1)))
+            .withColumn("cpi_vs_app", F.col("clicks_per_install") / F.col("app_clicks_per_install"))
+            .select(*keys, F.col("clicks").cast("long"), F.col("installs").cast("long"), "clicks_per_install",
+                    "app_clicks_per_install", "cpi_vs_app", "share_ctit_lt_10s", "share_ctit_gt_24h",
+                    "ks_ctit_vs_app", "installs_per_ip", "devices_per_ip", "activity_rate_24h"))

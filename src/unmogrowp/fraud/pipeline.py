@@ -1,0 +1,87 @@
+"""Fraud jobs over a range of install dates: features → decisions → ClickHouse.
+
+Every write replaces its install dates (Delta ``replaceWhere``, ClickHouse DELETE + INSERT), so a
+re-run of a day gives the same rows.
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+import pyarrow as pa
+
+from unmogrowp.fraud import features as ff
+from unmogrowp.fraud.rules import DECISIONS_TABLE, RuleSet, decisions
+from unmogrowp.lake import Lake
+from unmogrowp.model_tables import CH_DECISIONS, CH_SCORES, ensure_tables  # noqa: F401
+
+ANONYMOUS_SEED = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds" / "anonymous_ip_ranges.csv"
+
+
+def anonymous_cidrs(path: Path = ANONYMOUS_SEED) -> list[str]:
+    """The data-centre/VPN ranges: the same seed dbt loads into ``config.anonymous_ip_ranges``."""
+    with open(path, newline="") as fh:
+        return [row["cidr"] for row in csv.DictReader(fh)]
+
+
+def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
+    lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
+    return lo, datetime.combine(end, time.min, tzinfo=timezone.utc) + timedelta(days=1)
+
+
+def _dates_predicate(start: date, end: date) -> str:
+    return f"install_date >= '{start.isoformat()}' AND install_date <= '{end.isoformat()}'"
+
+
+def build_features(spark, lake: Lake, start: date, end: date) -> dict:
+    """Install and source features for install dates [start, end] into the Delta feature tables."""
+    lo, hi = _bounds(start, end)
+    events = ff.read_silver(spark, lake, lo, hi).cache()
+    try:
+        inst = ff.install_features(spark, events, anonymous_cidrs(), lo, hi).cache()
+        v1 = lake.spark_write(inst, ff.INSTALL_TABLE, mode="overwrite", predicate=_dates_predicate(start, end),
+                              partition_by=["install_date"])
+        # the rolling source window also needs the installs of the days before the range
+        from pyspark.sql import functions as F
+
+        first = (start - timedelta(days=ff.SOURCE_WINDOW_DAYS - 1)).isoformat()
+        history = lake.spark_read(spark, ff.INSTALL_TABLE, partition_filters=[
+            ("install_date", ">=", first), ("install_date", "<=", end.isoformat())]).where(
+            F.col("install_date") >= first)
+        src = ff.source_features(spark, events, history, lo, hi).withColumnRenamed("feature_date", "install_date")
+        v2 = lake.spark_write(src, ff.SOURCE_TABLE, mode="overwrite", predicate=_dates_predicate(start, end),
+                              partition_by=["install_date"])
+        return {"installs": inst.count(), "install_table_version": v1, "source_table_version": v2}
+    finally:
+        events.unpersist()
+
+
+def build_decisions(spark, lake: Lake, start: date, end: date, rules: RuleSet) -> pa.Table:
+    """Rule decisions for install dates [start, end] into ``fraud/decisions``; returns them.
+    ``detected_at`` is the end of the install day the features were computed for (stable on re-runs)."""
+    flt = [("install_date", ">=", start.isoformat()), ("install_date", "<=", end.isoformat())]
+    inst = lake.spark_read(spark, ff.INSTALL_TABLE, partition_filters=flt)
+    src = lake.spark_read(spark, ff.SOURCE_TABLE, partition_filters=flt).withColumnRenamed("install_date",
+                                                                                           "feature_date")
+    from pyspark.sql import functions as F
+
+    inst = inst.where(F.col("install_date").between(start.isoformat(), end.isoformat()))
+    detected = F.to_timestamp(F.date_add(F.col("install_date").cast("date"), 1))
+    out = decisions(inst, src, rules, None).withColumn("detected_at", detected)
+    table = out.toArrow()
+    lake.replace_where(DECISIONS_TABLE, table, _dates_predicate(start, end), ["install_date"])
+    return table
+
+
+def replace_dates(client, table: str, data: pa.Table, start: date, end: date) -> int:
+    """Replace install dates [start, end] of a ClickHouse table with ``data``."""
+    params = {"s": start, "e": end}
+    client.command(f"DELETE FROM {table} WHERE install_date >= {{s:Date}} AND install_date <= {{e:Date}}",
+                   parameters=params)
+    if data.num_rows:
+        data = data.set_column(data.schema.get_field_index("install_date"), "install_date",
+                               pa.compute.cast(data["install_date"], pa.date32()))
+        client.insert_arrow(table, data)
+    return data.num_rows

@@ -1,0 +1,121 @@
+"""Spark fraud features: point-in-time window counts, the last click, and the rules' boundaries."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from unmogrowp.fraud import features as ff
+from unmogrowp.fraud.rules import RuleSet, decisions
+
+T0 = datetime(2026, 9, 3, 12, 0, tzinfo=UTC)
+COLUMNS = ("event_id string, app_id string, event_type string, event_ts timestamp, device_id string, idfv string, "
+           "android_id string, ip string, user_agent string, os_version string, country string, touch_id string, "
+           "media_source string, campaign_id string, site_id string, click_id string, install_begin_ts timestamp, "
+           "referrer_click_id string")
+
+
+def ev(event_id, event_type, ts, device, ip="1.2.3.4", touch_id=None, site=None, begin=None, ua="ua1", country="US"):
+    return (event_id, "app", event_type, ts, device, None, None, ip, ua, "14", country, touch_id,
+            "net" if touch_id else None, "c1" if touch_id else None, site, None, begin, None)
+
+
+def features_of(spark, rows, start=T0 - timedelta(hours=12), end=T0 + timedelta(hours=12)):
+    events = spark.createDataFrame(rows, COLUMNS)
+    out = ff.install_features(spark, events, ["34.0.0.0/8"], start, end).toPandas()
+    return out.set_index("install_id")
+
+
+def test_window_counts_use_only_rows_strictly_before_the_install(spark):
+    rows = [
+        ev("i0", "install", T0, "d0"),
+        ev("i1", "install", T0 + timedelta(minutes=30), "d1"),
+        ev("i2", "install", T0 + timedelta(minutes=30), "d2"),  # same instant as i1: not "before" it
+        ev("i3", "install", T0 + timedelta(minutes=59, seconds=59), "d3"),
+        ev("i4", "install", T0 + timedelta(hours=2), "d4"),
+        # a click after every install above must never count for them
+        ev("late_click", "click", T0 + timedelta(hours=3), "dx", touch_id="late"),
+        ev("early_click", "click", T0 - timedelta(minutes=10), "dy", touch_id="early"),
+    ]
+    f = features_of(spark, rows)
+    assert f.loc["i0", "ip_installs_1h"] == 0
+    assert f.loc["i1", "ip_installs_1h"] == 1 and f.loc["i2", "ip_installs_1h"] == 1
+    assert f.loc["i3", "ip_installs_1h"] == 3
+    assert f.loc["i4", "ip_installs_1h"] == 0  # i1..i3 are 1 h+ before it
+    assert f.loc["i4", "ip_installs_24h"] == 4
+    assert f.loc["i4", "ip_devices_24h"] == 4
+    assert f.loc["i0", "ip_clicks_1h"] == 1  # the early click only
+    assert (f["ip_clicks_24h"] == 1).all()  # the late click never leaks
+
+
+def test_last_click_ctit_and_injection_flag(spark):
+    rows = [
+        ev("c_old", "click", T0 - timedelta(hours=5), "d1", touch_id="t_old", site="s1"),
+        ev("c_new", "click", T0 - timedelta(seconds=30), "d1", touch_id="t_new", site="s2"),
+        ev("i1", "install", T0, "d1", begin=T0 - timedelta(seconds=10)),  # download began after the click
+        ev("c_inj", "click", T0 - timedelta(seconds=20), "d2", touch_id="t_inj", site="s3"),
+        ev("i2", "install", T0, "d2", begin=T0 - timedelta(minutes=1)),  # the click fired during the download
+        ev("s1", "session_start", T0 + timedelta(seconds=5), "d1"),
+        ev("i3", "install", T0, "d3", ip="34.1.2.3"),
+        ev("far_future", "session_start", T0 + timedelta(days=2), "d3"),
+    ]
+    f = features_of(spark, rows)
+    assert f.loc["i1", "last_click_touch_id"] == "t_new" and f.loc["i1", "ctit_s"] == 30
+    assert f.loc["i1", "click_after_install_begin"] == 0
+    assert f.loc["i2", "click_after_install_begin"] == 1
+    assert f.loc["i1", "sessions_24h"] == 1 and f.loc["i1", "time_to_first_session_s"] == 5
+    assert f.loc["i3", "sessions_24h"] == 0  # the session 2 days later is outside the first 24 h
+    assert f.loc["i3", "is_anonymous_ip"] == 1 and f.loc["i1", "is_anonymous_ip"] == 0
+    assert f.loc["i3", "last_click_touch_id"] is None
+
+
+def feature_row(**kw):
+    base = {"install_id": "i", "app_id": "app", "install_date": "2026-09-03", "last_click_touch_id": "t",
+            "media_source": "net", "campaign_id": "c", "site_id": "s", "ctit_s": 3600.0,
+            "click_after_install_begin": 0, "geo_distance_km": 0.0, "ip_devices_24h": 0, "ip_installs_1h": 0,
+            "model_installs_1h": 0, "is_anonymous_ip": 0, "sessions_24h": 2, "activity_observed": True}
+    return {**base, **kw}
+
+
+def decide(spark, rows, rules=None, sources=()):
+    schema = ("install_id string, app_id string, install_date string, last_click_touch_id string, media_source string, "
+              "campaign_id string, site_id string, ctit_s double, click_after_install_begin int, "
+              "geo_distance_km double, ip_devices_24h long, ip_installs_1h long, model_installs_1h long, "
+              "is_anonymous_ip int, sessions_24h long, activity_observed boolean")
+    inst = spark.createDataFrame([tuple(r.values()) for r in rows], schema)
+    src = spark.createDataFrame(list(sources) or [("2026-01-01", "x", "x", "x", 0, 0.0, 0.0, 0.0)],
+                                "feature_date string, app_id string, media_source string, site_id string, "
+                                "installs long, share_ctit_gt_24h double, cpi_vs_app double, ks_ctit_vs_app double")
+    out = decisions(inst, src, rules or RuleSet(), datetime(2026, 9, 4, tzinfo=UTC)).toPandas()
+    return {(r.install_id, r.reason): r.action for r in out.itertuples()}
+
+
+def test_rule_boundaries(spark):
+    rows = [feature_row(install_id="ctit_9", ctit_s=9.999), feature_row(install_id="ctit_10", ctit_s=10.0),
+            feature_row(install_id="farm_2", ip_devices_24h=2), feature_row(install_id="farm_3", ip_devices_24h=3),
+            feature_row(install_id="inj", click_after_install_begin=1),
+            feature_row(install_id="bot", sessions_24h=0),
+            feature_row(install_id="unobserved", sessions_24h=0, activity_observed=False),
+            feature_row(install_id="geo", geo_distance_km=3000.1), feature_row(install_id="geo_eq", geo_distance_km=3000.0)]
+    d = decide(spark, rows)
+    assert d[("ctit_9", "short_ctit")] == "tag" and ("ctit_10", "short_ctit") not in d
+    assert ("farm_2", "device_farm") not in d and d[("farm_3", "device_farm")] == "flag"
+    assert d[("inj", "click_injection")] == "reject"
+    assert d[("bot", "bot_behaviour")] == "flag" and ("unobserved", "bot_behaviour") not in d
+    assert d[("geo", "geo_outlier")] == "tag" and ("geo_eq", "geo_outlier") not in d
+    # every rule's mode is configuration: off removes it, reject moves it before attribution
+    d = decide(spark, rows, RuleSet().with_overrides({"short_ctit": {"mode": "off"},
+                                                      "device_farm": {"mode": "reject", "threshold": 2}}))
+    assert not any(reason == "short_ctit" for _, reason in d)
+    assert d[("farm_2", "device_farm")] == "reject"
+    with pytest.raises(ValueError, match="unknown fraud rule"):
+        RuleSet().with_overrides({"no_such_rule": {"mode": "tag"}})
+
+
+def test_click_flood_needs_minimum_evidence(spark):
+    rows = [feature_row(install_id="flooded", ctit_s=30 * 3600.0)]
+    src = ("2026-09-03", "app", "net", "s")
+    assert ("flooded", "click_flood") not in decide(spark, rows, sources=[(*src, 49, 0.9, 1.0, 0.1)])
+    assert decide(spark, rows, sources=[(*src, 50, 0.9, 1.0, 0.1)])[("flooded", "click_flood")] == "flag"
+    # a CTIT under 24 h is not judged a flood even on a flooding source
+    assert ("short", "click_flood") not in decide(spark, [feature_row(install_id="short")],
+                                                  sources=[(*src, 50, 0.9, 1.0, 0.1)])

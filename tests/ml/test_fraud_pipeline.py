@@ -1,0 +1,51 @@
+"""The fraud and LTV assets in the pipeline run: rules against ground truth, feedback into
+attribution, the clawback ledger, scores and predicted LTV in the marts."""
+
+import pandas as pd
+
+from unmogrowp.fraud import report
+from unmogrowp.lake import Lake
+
+
+def test_click_injection_rule_against_ground_truth(pipeline_run, generated, ch):
+    labels = pd.read_parquet(generated[0] / "answers" / "fraud_labels.parquet")
+    m = report.injection_rule_metrics(ch, labels)
+    assert m["injected_installs"] >= 5
+    assert m["recall"] >= 0.95 and m["false_rejection_rate"] <= 0.01
+    # the injected touch never wins: those installs fell through to another touch or organic
+    injected = set(labels.loc[labels["fraud_type"] == "click_injection", "touch_id"])
+    winners = set(ch.query_df("SELECT winning_touch_id FROM marts.fct_installs WHERE winning_touch_id IS NOT NULL")
+                  ["winning_touch_id"])
+    assert not injected & winners
+
+
+def test_decisions_land_in_delta_clickhouse_and_the_mart(pipeline_run, ch):
+    settings = pipeline_run[0]
+    delta = Lake(settings.lake_uri).read("fraud/decisions").to_pandas()
+    assert len(delta) == ch.command("SELECT count() FROM fraud.decisions") == \
+        ch.command("SELECT count() FROM marts.fct_fraud_decisions")
+    assert set(delta["action"]) <= {"reject", "flag", "tag"}
+    assert delta.groupby(["install_id", "reason"]).size().max() == 1
+    # flags keep the install attributed; the ledger counts exactly the flagged paid installs
+    flagged = ch.command("SELECT uniqExact(install_id) FROM marts.fct_fraud_decisions WHERE is_clawback")
+    assert flagged > 0
+    assert ch.command("SELECT sum(flagged_installs) FROM marts.fct_clawback_ledger") == flagged
+    assert ch.command("SELECT countIf(attribution_status != 'attributed') FROM marts.fct_fraud_decisions "
+                      "WHERE action = 'flag' AND is_clawback") == 0
+
+
+def test_models_scores_and_predicted_ltv(pipeline_run, ch):
+    summary = pipeline_run[1]
+    fm = summary.metadata["fraud_model"]
+    assert 0.5 < fm["roc_auc"] <= 1 and fm["mlflow_run_id"]
+    assert summary.checks["fraud_model:fraud_auc_above_floor"] in (True, False)
+    assert summary.checks["fraud_features:feature_nulls_within_bounds"]
+    features = summary.metadata["fraud_features"]["installs"]
+    assert ch.command("SELECT count() FROM fraud.install_scores") == features
+    assert ch.command("SELECT countIf(fraud_score < 0 OR fraud_score > 1) FROM fraud.install_scores") == 0
+    assert summary.metadata["ltv_model"]["mape_total"] >= 0
+    cells = ch.query_df("SELECT predicted_ltv, predicted_roas, prediction_horizon_days, cost FROM marts.fct_cohort_kpis "
+                        "WHERE day_n = 0 AND installs > 0")
+    assert cells["predicted_ltv"].notna().mean() > 0.9
+    assert set(cells["prediction_horizon_days"].dropna()) == {2}
+    assert (cells.loc[cells["cost"] > 0, "predicted_roas"].notna()).all()

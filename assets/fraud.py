@@ -60,9 +60,7 @@ def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
         start, end = date_window(context)
         rules = RuleSet().with_overrides(config.overrides)
         table = pipeline.build_decisions(ml.spark(), lake.get_lake(), start, end, rules)
-        client = clickhouse.get_client()
-        pipeline.ensure_tables(client)
-        pipeline.replace_dates(client, pipeline.CH_DECISIONS, table, start, end)
+        pipeline.replace_dates(clickhouse.get_client(), pipeline.CH_DECISIONS, table, start, end)
         counts = table.group_by(["reason", "action"]).aggregate([("install_id", "count")]).to_pylist()
         return dg.MaterializeResult(metadata={"decisions": table.num_rows, "rules": dg.MetadataValue.json(rules.as_dict()),
                                               "by_reason": dg.MetadataValue.json(counts)})
@@ -141,10 +139,7 @@ def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
         seconds = time.perf_counter() - t0
         scores["model_version"] = tracking.champion_version(fm.MODEL_NAME) or ""
         table = pa.Table.from_pandas(scores, preserve_index=False)
-        lk.replace_where("fraud/install_scores", table, pipeline._dates_predicate(start, end), ["install_date"])
-        client = clickhouse.get_client()
-        pipeline.ensure_tables(client)
-        pipeline.replace_dates(client, pipeline.CH_SCORES, table, start, end)
+        pipeline.store_scores(lk, clickhouse.get_client(), table, start, end)
         return dg.MaterializeResult(metadata={
             "installs": len(scores), "installs_per_s": round(len(scores) / max(seconds, 1e-9)),
             "model_version": str(scores["model_version"].iloc[0]) if len(scores) else "",

@@ -3,6 +3,7 @@ attribution, the clawback ledger, scores and predicted LTV in the marts."""
 
 import pandas as pd
 
+from assets.fraud import AUC_FLOOR
 from unmogrowp.fraud import report
 from unmogrowp.lake import Lake
 
@@ -38,7 +39,7 @@ def test_models_scores_and_predicted_ltv(pipeline_run, ch):
     summary = pipeline_run[1]
     fm = summary.metadata["fraud_model"]
     assert 0.5 < fm["roc_auc"] <= 1 and fm["mlflow_run_id"]
-    assert summary.checks["fraud_model:fraud_auc_above_floor"] in (True, False)
+    assert summary.checks["fraud_model:fraud_auc_above_floor"] == (fm["roc_auc"] >= AUC_FLOOR)
     assert summary.checks["fraud_features:feature_nulls_within_bounds"]
     features = summary.metadata["fraud_features"]["installs"]
     assert ch.command("SELECT count() FROM fraud.install_scores") == features

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from unmogrowp.ingest.events import SILVER_EVENTS
 from unmogrowp.lake import Lake
@@ -72,11 +72,6 @@ COUNTRY_CENTROIDS = {
     "US": (39.8, -98.6), "GB": (54.0, -2.0), "DE": (51.2, 10.4), "FR": (46.6, 2.4), "BR": (-10.8, -52.9),
     "IN": (22.9, 79.6), "JP": (36.2, 138.3), "KR": (36.4, 127.9), "CA": (56.1, -106.3), "MX": (23.6, -102.6),
 }
-
-
-def day_bounds(day: str) -> tuple[datetime, datetime]:
-    start = datetime.combine(date.fromisoformat(day), datetime.min.time(), tzinfo=timezone.utc)
-    return start, start + timedelta(days=1)
 
 
 def read_silver(spark, lake: Lake, start: datetime, end: datetime):

@@ -15,7 +15,7 @@ import pyarrow as pa
 from unmogrowp.fraud import features as ff
 from unmogrowp.fraud.rules import DECISIONS_TABLE, RuleSet, decisions
 from unmogrowp.lake import Lake
-from unmogrowp.model_tables import CH_DECISIONS, CH_SCORES, ensure_tables  # noqa: F401
+from unmogrowp.model_tables import CH_DECISIONS, CH_SCORES, ensure_tables  # noqa: F401  (CH_DECISIONS: for the assets)
 
 ANONYMOUS_SEED = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds" / "anonymous_ip_ranges.csv"
 
@@ -31,7 +31,7 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     return lo, datetime.combine(end, time.min, tzinfo=timezone.utc) + timedelta(days=1)
 
 
-def _dates_predicate(start: date, end: date) -> str:
+def dates_predicate(start: date, end: date) -> str:
     return f"install_date >= '{start.isoformat()}' AND install_date <= '{end.isoformat()}'"
 
 
@@ -41,7 +41,7 @@ def build_features(spark, lake: Lake, start: date, end: date) -> dict:
     events = ff.read_silver(spark, lake, lo, hi).cache()
     try:
         inst = ff.install_features(spark, events, anonymous_cidrs(), lo, hi).cache()
-        v1 = lake.spark_write(inst, ff.INSTALL_TABLE, mode="overwrite", predicate=_dates_predicate(start, end),
+        v1 = lake.spark_write(inst, ff.INSTALL_TABLE, mode="overwrite", predicate=dates_predicate(start, end),
                               partition_by=["install_date"])
         # the rolling source window also needs the installs of the days before the range
         from pyspark.sql import functions as F
@@ -51,7 +51,7 @@ def build_features(spark, lake: Lake, start: date, end: date) -> dict:
             ("install_date", ">=", first), ("install_date", "<=", end.isoformat())]).where(
             F.col("install_date") >= first)
         src = ff.source_features(spark, events, history, lo, hi).withColumnRenamed("feature_date", "install_date")
-        v2 = lake.spark_write(src, ff.SOURCE_TABLE, mode="overwrite", predicate=_dates_predicate(start, end),
+        v2 = lake.spark_write(src, ff.SOURCE_TABLE, mode="overwrite", predicate=dates_predicate(start, end),
                               partition_by=["install_date"])
         return {"installs": inst.count(), "install_table_version": v1, "source_table_version": v2}
     finally:
@@ -69,14 +69,14 @@ def build_decisions(spark, lake: Lake, start: date, end: date, rules: RuleSet) -
 
     inst = inst.where(F.col("install_date").between(start.isoformat(), end.isoformat()))
     detected = F.to_timestamp(F.date_add(F.col("install_date").cast("date"), 1))
-    out = decisions(inst, src, rules, None).withColumn("detected_at", detected)
-    table = out.toArrow()
-    lake.replace_where(DECISIONS_TABLE, table, _dates_predicate(start, end), ["install_date"])
+    table = decisions(inst, src, rules, detected).toArrow()
+    lake.replace_where(DECISIONS_TABLE, table, dates_predicate(start, end), ["install_date"])
     return table
 
 
 def replace_dates(client, table: str, data: pa.Table, start: date, end: date) -> int:
     """Replace install dates [start, end] of a ClickHouse table with ``data``."""
+    ensure_tables(client)
     params = {"s": start, "e": end}
     client.command(f"DELETE FROM {table} WHERE install_date >= {{s:Date}} AND install_date <= {{e:Date}}",
                    parameters=params)
@@ -85,3 +85,12 @@ def replace_dates(client, table: str, data: pa.Table, start: date, end: date) ->
                                pa.compute.cast(data["install_date"], pa.date32()))
         client.insert_arrow(table, data)
     return data.num_rows
+
+
+SCORES_TABLE = "fraud/install_scores"
+
+
+def store_scores(lake: Lake, client, scores: pa.Table, start: date, end: date) -> None:
+    """Champion scores of install dates [start, end] into Delta and ClickHouse (dates replaced)."""
+    lake.replace_where(SCORES_TABLE, scores, dates_predicate(start, end), ["install_date"])
+    replace_dates(client, CH_SCORES, scores, start, end)

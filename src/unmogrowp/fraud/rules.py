@@ -70,7 +70,7 @@ class RuleSet:
 
 def decisions(installs_feat, source_feat, rules: RuleSet, detected_at):
     """Decision rows: install_id, app_id, touch_id, media_source, campaign_id, site_id, reason,
-    stage, action, value, threshold, detected_at."""
+    stage, action, value, threshold, detected_at (a timestamp or a Spark column)."""
     from pyspark.sql import functions as F
 
     src = source_feat.select(

@@ -1,12 +1,13 @@
 """MLflow set-up and the champion gate shared by every model.
 
 Locally: a sqlite backend and an artifact directory under ``UNMOGROWP_HOME/mlflow``. In production
-``MLFLOW_TRACKING_URI`` (and ``MLFLOW_REGISTRY_URI``) point at the tracking server.
+the settings carry the tracking server's URI (``MLFLOW_TRACKING_URI`` when the settings are loaded;
+``MLFLOW_REGISTRY_URI`` and ``MLFLOW_ARTIFACT_ROOT`` likewise). MLflow writes the URI it is given
+back into ``os.environ``, so this module never reads it from there after start-up.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,27 +15,35 @@ import mlflow
 from mlflow import MlflowClient
 
 CHAMPION = "champion"
+_artifact_root: str | None = None
 
 
-def configure(home: Path | None = None) -> str:
-    """Point MLflow at the environment's tracking store; returns the tracking URI."""
-    uri = os.environ.get("MLFLOW_TRACKING_URI")
-    if not uri:
-        home = Path(home or os.environ.get("UNMOGROWP_HOME", ".lakehouse")).resolve()
-        (home / "mlflow" / "artifacts").mkdir(parents=True, exist_ok=True)
-        uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
-        os.environ.setdefault("MLFLOW_ARTIFACT_ROOT", (home / "mlflow" / "artifacts").as_uri())
+def local_store(home: Path) -> tuple[str, str]:
+    """The sqlite tracking URI and artifact root under ``home/mlflow`` (created)."""
+    home = Path(home).resolve()
+    (home / "mlflow" / "artifacts").mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{home / 'mlflow' / 'mlflow.db'}", (home / "mlflow" / "artifacts").as_uri()
+
+
+def configure(home: Path, tracking_uri: str = "", registry_uri: str = "", artifact_root: str = "") -> str:
+    """Point MLflow at ``tracking_uri`` or, when it is empty, at the local store under ``home``;
+    returns the tracking URI."""
+    global _artifact_root
+    if tracking_uri:
+        uri, _artifact_root = tracking_uri, artifact_root or None
+    else:
+        uri, _artifact_root = local_store(home)
     mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(os.environ.get("MLFLOW_REGISTRY_URI", uri))
+    mlflow.set_registry_uri(registry_uri or uri)
     return uri
 
 
 def experiment(name: str) -> str:
-    """The experiment id, created with the environment's artifact root the first time."""
+    """The experiment id, created with the configured artifact root the first time."""
     exp = mlflow.get_experiment_by_name(name)
     if exp is not None:
         return exp.experiment_id
-    root = os.environ.get("MLFLOW_ARTIFACT_ROOT")
+    root = _artifact_root
     return mlflow.create_experiment(name, artifact_location=f"{root.rstrip('/')}/{name}" if root else None)
 
 

@@ -1,7 +1,7 @@
 """Run the pipeline through Dagster for a range of partitions (`unmogrowp run`, `make demo`)."""
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 import dagster as dg
@@ -31,6 +31,7 @@ class RunSummary:
     metadata: dict[str, dict]  # asset key -> metadata of its materialization
     checks: dict[str, bool]
     seconds: dict[str, float]  # per job
+    failures: dict[str, str] = field(default_factory=dict)  # failed step -> error message
 
 
 def _instance() -> dg.DagsterInstance:
@@ -71,6 +72,9 @@ def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri
         summary.seconds[job_name] = (datetime.now(UTC) - t0).total_seconds()
         summary.run_ids.append(result.run_id)
         summary.success &= result.success
+        for event in result.get_step_failure_events():
+            error = event.event_specific_data.error
+            summary.failures[f"{job_name}.{event.step_key}"] = error.message.strip() if error else "failed"
         for event in result.get_asset_materialization_events():
             mat = event.event_specific_data.materialization
             summary.metadata[mat.asset_key.to_user_string()] = {
@@ -105,5 +109,6 @@ def format_summary(summary: RunSummary, start: datetime, end: datetime) -> str:
     failed = sorted(name for name, passed in summary.checks.items() if not passed)
     lines.append(f"  asset checks       {len(summary.checks) - len(failed)} passed, {len(failed)} failed"
                  + (": " + ", ".join(failed) if failed else ""))
+    lines.extend(f"  FAILED {step}: {message.splitlines()[0][:300]}" for step, message in summary.failures.items())
     lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
     return "\n".join(lines)

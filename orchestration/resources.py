@@ -72,16 +72,19 @@ DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
 
 
 class MlResource(dg.ConfigurableResource):
-    """Spark, MLflow and training labels. ``home`` holds the local MLflow store; in production
-    ``MLFLOW_TRACKING_URI`` and ``SPARK_REMOTE``/``UNMOGROWP_SPARK_MASTER`` take over."""
+    """Spark, MLflow and training labels. ``home`` holds the local MLflow store unless a tracking
+    URI is set (production); ``SPARK_REMOTE``/``UNMOGROWP_SPARK_MASTER`` choose the Spark cluster."""
 
     home: str
     labels_path: str  # fraud labels: the generator's answers locally, confirmed rejections in production
+    tracking_uri: str = ""
+    registry_uri: str = ""
+    artifact_root: str = ""
 
     def configure(self) -> str:
         from ml import tracking
 
-        return tracking.configure(Path(self.home))
+        return tracking.configure(Path(self.home), self.tracking_uri, self.registry_uri, self.artifact_root)
 
     def spark(self):
         from unmogrowp.spark import get_spark
@@ -127,4 +130,6 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
         )
     return {"clickhouse": clickhouse, "lake": LakeResource(root_uri=settings.lake_uri),
             "landing": LandingResource(root_uri=settings.landing_uri), "dbt": dbt_resource(settings.dbt_target),
-            "ml": MlResource(home=str(settings.home), labels_path=settings.fraud_labels_path)}
+            "ml": MlResource(home=str(settings.home), labels_path=settings.fraud_labels_path,
+                           tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri,
+                           artifact_root=settings.mlflow_artifact_root)}

@@ -4,6 +4,7 @@ import json
 import socket
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import clickhouse_connect
 import pytest
@@ -53,10 +54,18 @@ def generated(tmp_path_factory) -> tuple[Path, dict]:
     return out, json.loads((out / "answers" / "manifest.json").read_text())
 
 
+class PipelineRun(NamedTuple):
+    settings: object
+    summary: object  # orchestration.pipeline.RunSummary
+    landing: str
+    window: tuple[datetime, datetime]
+    op_config: dict
+
+
 @pytest.fixture(scope="session")
 def pipeline_run(generated, clickhouse_server, clickhouse_home, tmp_path_factory):
     """The whole pipeline (ingestion, dbt marts, multi-touch) run once through Dagster on
-    ``generated``; returns (settings, summary, landing uri, window)."""
+    ``generated``; returns a PipelineRun."""
     from orchestration.pipeline import run_pipeline
     from unmogrowp.config import load_settings
 
@@ -67,10 +76,10 @@ def pipeline_run(generated, clickhouse_server, clickhouse_home, tmp_path_factory
                               "UNMOGROWP_FRAUD_LABELS": str(out / "answers" / "fraud_labels.parquet")})
     start, end = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 9, 9, tzinfo=UTC)  # use to 09-04, late +3 d
     landing = str(out / "landing")
+    # two install days observed for two more: LTV predicts D2 revenue from day 0
+    ltv = {"config": {"early_days": 1, "horizon_days": 2}}
+    op_config = {"ltv_model": ltv, "ltv_predictions": ltv}
     with pytest.MonkeyPatch.context() as mp:
         mp.delenv("DAGSTER_HOME", raising=False)
-        # two install days observed for two more: LTV predicts D2 revenue from day 0
-        ltv = {"config": {"early_days": 1, "horizon_days": 2}}
-        summary = run_pipeline(settings, start, end, landing_uri=landing,
-                               op_config={"ltv_model": ltv, "ltv_predictions": ltv})
-    return settings, summary, landing, (start, end)
+        summary = run_pipeline(settings, start, end, landing_uri=landing, op_config=op_config)
+    return PipelineRun(settings, summary, landing, (start, end), op_config)

@@ -45,6 +45,10 @@ class Settings:
     partitions_start: str = DEFAULT_PARTITIONS_START  # first hourly/daily partition (UTC)
     # fraud labels for training: the generator's answers locally, confirmed rejections in production
     fraud_labels_path: str = ""
+    # MLflow tracking server; empty = the local sqlite store under ``home``
+    mlflow_tracking_uri: str = ""
+    mlflow_registry_uri: str = ""
+    mlflow_artifact_root: str = ""
 
     @property
     def is_local(self) -> bool:
@@ -96,4 +100,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     return Settings(env=env, home=home, lake_uri=lake_uri, landing_uri=landing_uri, clickhouse=clickhouse,
                     partitions_start=environ.get("UNMOGROWP_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
                     fraud_labels_path=environ.get("UNMOGROWP_FRAUD_LABELS")
-                    or str(home / "answers" / "fraud_labels.parquet"))
+                    or str(home / "answers" / "fraud_labels.parquet"),
+                    mlflow_tracking_uri=environ.get("MLFLOW_TRACKING_URI") or "",
+                    mlflow_registry_uri=environ.get("MLFLOW_REGISTRY_URI") or "",
+                    mlflow_artifact_root=environ.get("MLFLOW_ARTIFACT_ROOT") or "")

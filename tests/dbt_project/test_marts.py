@@ -102,4 +102,4 @@ def test_changing_a_var_replays_attribution_with_a_new_config_hash(pipeline_run,
 def test_dbt_unit_tests_pass(pipeline_run):
     result = dbt(pipeline_run[0], "test", "--select", "test_type:unit")
     assert result.returncode == 0, result.stdout[-5000:]
-    assert "ERROR=0" in result.stdout and "PASS=10" in result.stdout
+    assert "ERROR=0" in result.stdout and "PASS=11" in result.stdout

@@ -65,3 +65,13 @@ def test_scoring_loads_the_champion_and_explains(mlflow_home):
     champion = mlflow.sklearn.load_model(f"models:/{fm.MODEL_NAME}@champion")
     np.testing.assert_allclose(champion.predict_proba(fm.matrix(day))[:, 1], scores["fraud_score"])
     assert result["gate"]["promoted"]
+
+
+def test_configure_switches_stores(tmp_path):
+    """MLflow writes the tracking URI into os.environ; a second configure must still move."""
+    first = tracking.configure(tmp_path / "a")
+    second = tracking.configure(tmp_path / "b")
+    assert first != second and mlflow.get_tracking_uri() == second == mlflow.get_registry_uri()
+    assert str(tmp_path / "b") in second
+    assert tracking.configure(tmp_path / "c", tracking_uri="http://tracking:5000") == "http://tracking:5000"
+    mlflow.set_tracking_uri(None)

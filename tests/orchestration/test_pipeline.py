@@ -12,9 +12,9 @@ def _checksums(ch) -> dict[str, tuple[int, int]]:
 
 
 def test_pipeline_materializes_the_range_idempotently(pipeline_run, generated, ch, monkeypatch):
-    settings, first, landing, (start, end) = pipeline_run
+    settings, first, landing, (start, end), op_config = pipeline_run
     _out, manifest = generated
-    assert first.success
+    assert first.success, first.failures
     assert first.checks["silver_events:reconciles"] and all(first.checks.values())
     assert len(first.checks) > 20  # dbt tests arrive as asset checks
     silver = first.metadata["silver_events"]
@@ -29,8 +29,8 @@ def test_pipeline_materializes_the_range_idempotently(pipeline_run, generated, c
     assert all(n > 0 for n, _ in before.values())
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    second = run_pipeline(replace(settings), start, end, landing_uri=landing)
-    assert second.success
+    second = run_pipeline(replace(settings), start, end, landing_uri=landing, op_config=op_config)
+    assert second.success, second.failures
     assert second.metadata["bronze_events"]["files_loaded"] == 0
     assert second.metadata["bronze_events"]["files_already_loaded"] == manifest["event_files"]
     assert second.metadata["silver_events"]["loaded"] == silver["loaded"]

@@ -20,6 +20,8 @@ import sys
 import threading
 import time
 import zlib
+from email import policy as email_policy
+from email.parser import BytesParser
 from collections.abc import Callable, Iterable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -240,6 +242,26 @@ class Handler(BaseHTTPRequestHandler):
             )
         return _multi_frame(raw, make, encoding)
 
+    def _form_fields(self) -> dict[str, str]:
+        """The fields of a multipart/form-data POST (how clients send a query with large
+        parameters: ``query`` and ``param_*``). External data files are not supported."""
+        body = bytearray()
+        for chunk in self._body():
+            body += chunk
+            if len(body) > MAX_QUERY_BYTES:
+                raise ClickHouseError(SYNTAX_ERROR, "Max query size exceeded (SYNTAX_ERROR)")
+        head = f"Content-Type: {self.headers.get('Content-Type')}\r\n\r\n".encode()
+        message = BytesParser(policy=email_policy.HTTP).parsebytes(head + bytes(body))
+        fields = {}
+        for part in message.iter_parts():
+            if part.get_filename():
+                raise ClickHouseError(NOT_IMPLEMENTED, "External data (form files) is not supported by the "
+                                                       "local server. (NOT_IMPLEMENTED)")
+            name = part.get_param("name", header="content-disposition")
+            if name:
+                fields[name] = part.get_payload(decode=True).decode("utf-8")
+        return fields
+
     # -- HTTP verbs -----------------------------------------------------------------------
     def do_GET(self):
         self._dispatch()
@@ -265,6 +287,8 @@ class Handler(BaseHTTPRequestHandler):
         query_id = params.get("query_id")
         with self.server.track_request():
             try:
+                if self.command == "POST" and self.headers.get("Content-Type", "").startswith("multipart/form-data"):
+                    params.update(self._form_fields())  # the body is consumed: the query is a field
                 req = Request(params, self.headers)
                 query_id = req.query_id
                 stmt, data = self._read_statement(params.get("query"))
@@ -280,7 +304,7 @@ class Handler(BaseHTTPRequestHandler):
     # -- the query ------------------------------------------------------------------------
     def _read_statement(self, query_param: str | None) -> tuple[Statement, Iterator[bytes]]:
         """Read the statement head; return it and the iterator over any inline INSERT data."""
-        chunks: Iterator[bytes] = self._body() if self.command == "POST" else iter(())
+        chunks: Iterator[bytes] = self._body() if not self._body_consumed else iter(())
         if query_param:
             chunks = _chain([query_param.encode() + b"\n"], chunks)
         buf = bytearray()

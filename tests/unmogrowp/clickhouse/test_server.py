@@ -233,6 +233,17 @@ def test_query_parameters_and_settings(url):
     assert resp.status_code == 500 and resp.headers["X-ClickHouse-Exception-Code"] == "115"
 
 
+def test_large_parameters_arrive_as_form_fields(ch, url):
+    """clickhouse-connect sends a query with large parameters as multipart/form-data (query and
+    param_* fields), as ClickHouse accepts; values stay data, never SQL."""
+    ids = [f"t{i}'; DROP TABLE x; --" for i in range(5000)]
+    assert ch.query("SELECT length({ids:Array(String)}), {ids:Array(String)}[2]",
+                    parameters={"ids": ids}).result_rows == [(5000, ids[1])]
+    files = {"data": ("data.tsv", b"1\n", "text/plain")}
+    r = requests.post(url, data={"query": "SELECT 1"}, files=files)
+    assert r.status_code == 500 and "External data" in r.text
+
+
 def test_database_parameter_and_query_id(url):
     assert q(url, "CREATE DATABASE IF NOT EXISTS other").ok
     resp = requests.post(url, params={"database": "other", "query_id": "my-query-1"},

@@ -62,6 +62,8 @@ def test_scoring_loads_the_champion_and_explains(mlflow_home):
     # the explanation of a farm install names the farm feature first
     top = scores.loc[farm.to_numpy(), "top_contributions"].str.split("=").str[0]
     assert (top == "ip_devices_24h").mean() > 0.8
+    # explanations are computed for the installs at or above the operating threshold only
+    assert ((scores["top_contributions"] != "") == (scores["fraud_score"] >= 0.5)).all()
     champion = mlflow.sklearn.load_model(f"models:/{fm.MODEL_NAME}@champion")
     np.testing.assert_allclose(champion.predict_proba(fm.matrix(day))[:, 1], scores["fraud_score"])
     assert result["gate"]["promoted"]

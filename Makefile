@@ -10,8 +10,16 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: demo test dev clickhouse clickhouse-stop bench lock clean
 
+# Debian packages the tests and the demo start: redis-server (Feast's production online store).
+APT_PACKAGES := redis-server
+.PHONY: system-packages
+system-packages:
+	@command -v redis-server >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
+
 # The environment: uv from PyPI, then exactly the versions in uv.lock (editable project).
-$(VENV)/.synced: pyproject.toml uv.lock
+$(VENV)/.synced: pyproject.toml uv.lock | system-packages
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q uv==$(UV_VERSION); }
 	$(UV) sync --frozen --python $(VENV)/bin/python
 	@touch $@

@@ -69,7 +69,7 @@ def build_dbt_assets(manifest, hourly: dg.PartitionsDefinition, daily: dg.Partit
         """Install attribution for the install hours of the run (replaces exactly that window)."""
         yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
 
-    @dbt_assets(manifest=manifest, select="fqn:marts.cohorts fqn:marts.mta fqn:marts.retargeting fqn:marts.fraud", name="dbt_daily",
+    @dbt_assets(manifest=manifest, select="fqn:marts.cohorts fqn:marts.mta fqn:marts.retargeting fqn:marts.fraud fqn:marts.features", name="dbt_daily",
                 partitions_def=daily, backfill_policy=single_run, dagster_dbt_translator=TRANSLATOR,
                 pool="dbt_daily")
     def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):

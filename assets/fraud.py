@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 
 from orchestration.partitions import date_window
-from orchestration.resources import ClickHouseResource, LakeResource, MlResource
+from orchestration.resources import ClickHouseResource, FeastResource, LakeResource, MlResource
 from unmogrowp.fraud import features as ff
 from unmogrowp.fraud import pipeline
 from unmogrowp.fraud.rules import RuleSet
@@ -65,20 +65,23 @@ def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
         return dg.MaterializeResult(metadata={"decisions": table.num_rows, "rules": dg.MetadataValue.json(rules.as_dict()),
                                               "by_reason": dg.MetadataValue.json(counts)})
 
-    @dg.asset(deps=[fraud_features, dg.AssetKey(["marts", "attribution", "fct_installs"])],
-              group_name="fraud", kinds={"lightgbm", "mlflow"})
+    @dg.asset(deps=[fraud_features, dg.AssetKey(["marts", "attribution", "fct_installs"]), "feast_registry"],
+              group_name="fraud", kinds={"lightgbm", "mlflow", "feast"})
     def fraud_model(context: dg.AssetExecutionContext, config: FraudTrainingConfig, lake: LakeResource,
-                    ml: MlResource):
+                    ml: MlResource, feast: FeastResource):
         """Trains the install fraud classifier on every feature day (time split, negatives
-        down-sampled), logs it to MLflow and moves the `champion` alias only if it beats the
+        down-sampled) with its training frame from Feast (`fraud_model_v1`, point in time at
+        install + 24 h), logs it to MLflow and moves the `champion` alias only if it beats the
         current champion on the same held-out days."""
+        from ml import feature_store as fstore
         from ml import fraud_model as fm
 
         ml.configure()
         lk = lake.get_lake()
-        features = lk.read(ff.INSTALL_TABLE).to_pandas()
+        features = fstore.training_frame(feast.get_store(), fstore.fraud_spine(lk), fm.FEATURE_SERVICE)
         labels = pd.read_parquet(ml.labels_path)
-        version = {"fraud_install_features": lk.version(ff.INSTALL_TABLE), "silver_events": lk.version("silver/events")}
+        version = {"fraud_install_features": lk.version(ff.INSTALL_TABLE), "silver_events": lk.version("silver/events"),
+                   "feast_feature_service": fm.FEATURE_SERVICE}
         result = fm.train(features, labels, version, fm.TrainParams(neg_per_pos=config.neg_per_pos,
                                                                     test_share_days=config.test_share_days))
         m = result["metrics"]

@@ -4,6 +4,7 @@ import dagster as dg
 
 from assets import warehouse
 from assets.dbt import build_dbt_assets
+from assets.feature_store import build_feature_store_assets
 from assets.fraud import build_fraud_assets
 from assets.ingest import build_ingest_assets
 from assets.ltv import build_ltv_assets
@@ -39,9 +40,11 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     mta = build_mta_assets(daily)
     (features, decisions, fraud_model, fraud_scores, click_model), fraud_checks = build_fraud_assets(daily)
     ltv_model, ltv_predictions = build_ltv_assets()
+    feast_registry, fraud_online, campaign_online = build_feature_store_assets(daily, features)
     fraud_job = dg.define_asset_job(
-        FRAUD_JOB, selection=dg.AssetSelection.assets(features, decisions),
-        description="Spark fraud features and the SPEC §3 rule decisions for install dates (before attribution).")
+        FRAUD_JOB, selection=dg.AssetSelection.assets(features, decisions, fraud_online),
+        description="Spark fraud features, the SPEC §3 rule decisions (before attribution) and the online "
+                    "fraud features for install dates.")
     training_job = dg.define_asset_job(
         MODEL_TRAINING_JOB, selection=dg.AssetSelection.assets(fraud_model, click_model, ltv_model, ltv_predictions),
         description="Nightly: train the fraud, click-quality and LTV models (MLflow, champion gate) and refresh LTV predictions.")
@@ -49,20 +52,22 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         FRAUD_SCORING_JOB, selection=dg.AssetSelection.assets(fraud_scores),
         description="Score install dates with the champion fraud model.")
     setup_job = dg.define_asset_job(
-        DBT_SETUP_JOB, selection=dg.AssetSelection.assets(dbt_setup),
-        description="dbt seeds (attribution config) and staging views; run after a deploy or a config change.")
+        DBT_SETUP_JOB, selection=dg.AssetSelection.assets(dbt_setup, feast_registry),
+        description="dbt seeds (attribution config), staging views and `feast apply`; run after a deploy or a "
+                    "config change.")
     attribution_job = dg.define_asset_job(
         ATTRIBUTION_JOB, selection=dg.AssetSelection.assets(dbt_attribution),
         description="Install attribution (fct_installs) for install hours.")
     daily_job = dg.define_asset_job(
-        DAILY_MARTS_JOB, selection=dg.AssetSelection.assets(dbt_daily, *mta),
-        description="Cohorts, retention, KPIs and multi-touch credit for install dates.")
+        DAILY_MARTS_JOB, selection=dg.AssetSelection.assets(dbt_daily, *mta, campaign_online),
+        description="Cohorts, retention, KPIs, multi-touch credit and the online campaign KPIs for install dates.")
     reporting_job = dg.define_asset_job(
         REPORTING_JOB, selection=dg.AssetSelection.assets(dbt_reporting),
         description="Reporting views over the marts.")
     return dg.Definitions(
         assets=[*dg.load_assets_from_modules([warehouse]), *ingest, dbt_setup, features, decisions, dbt_attribution,
-                fraud_model, fraud_scores, click_model, ltv_model, ltv_predictions, dbt_daily, *mta, dbt_reporting],
+                fraud_model, fraud_scores, click_model, ltv_model, ltv_predictions, dbt_daily, *mta, dbt_reporting,
+                feast_registry, fraud_online, campaign_online],
         asset_checks=fraud_checks,
         jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, training_job, scoring_job, daily_job,
               reporting_job],

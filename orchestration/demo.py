@@ -1,10 +1,11 @@
 """`make demo`: generate a week of traffic for 3 apps, then run the pipeline through Dagster."""
 
 import json
+import os
 import shutil
 import sys
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 
 import clickhouse_connect
 import dagster as dg
@@ -42,7 +43,7 @@ def main() -> int:
         print(f"landing data already generated: {have['events']:,} events in {have['event_files']:,} files")
     else:
         # a different generation: start from an empty lake and warehouse, not a mix of both
-        for sub in ("landing", "answers", "lake"):
+        for sub in ("landing", "answers", "lake", "feast"):
             shutil.rmtree(settings.home / sub, ignore_errors=True)
         client = clickhouse_connect.get_client(host=settings.clickhouse.host, port=settings.clickhouse.port)
         for database in DEMO_DATABASES:
@@ -73,6 +74,7 @@ def main() -> int:
     for cls, figures in marts.attribution_agreement(client, truth).items():
         print(f"  {cls:<20} {figures['installs']:>8,} installs  {figures['agreement']:.2%}")
     print_fraud_and_ltv(client, summary, settings)
+    print_feature_store(summary, settings)
     print("\nNext: `make dev` opens the Dagster UI on http://127.0.0.1:3000")
     return 0 if summary.success else 1
 
@@ -110,6 +112,43 @@ def print_fraud_and_ltv(client, summary, settings) -> None:
               f"naive early-revenue multiplier {lm['mape_naive_multiplier']:.1%})")
         print("  by cohort: " + ", ".join(f"{k} {v:.1%}" for k, v in bt["by_cohort"].items()))
         print("  by source: " + ", ".join(f"{k} {v:.1%}" for k, v in bt["by_source"].items()))
+
+
+def print_feature_store(summary, settings) -> None:
+    """Materialization figures and a few online vectors (sqlite; Redis too with UNMOGROWP_DEMO_REDIS=1)."""
+    from ml import feature_store as fstore
+    from unmogrowp import redis_local
+
+    print("\nFeature store (Feast):")
+    for asset in ("fraud_online_features", "campaign_online_features"):
+        m = summary.metadata.get(asset)
+        if m:
+            print(f"  {asset:<25} {m['rows']} in {m['seconds']:.1f} s ({m['rows_per_s']:,} rows/s) into {m['online_store']}")
+    targets = [fstore.StoreTarget.of(settings)]
+    proc = None
+    if os.environ.get("UNMOGROWP_DEMO_REDIS") == "1":
+        proc, url = redis_local.start(settings.home / "redis")
+        targets.append(fstore.StoreTarget.of(settings, online="redis", redis_url=url))
+    try:
+        for target in targets:
+            store = fstore.get_store(target)
+            if target.online == "redis":
+                fstore.apply(store, target)
+                fstore.materialize(store, ["device_fraud_features", "site_fraud_features", "campaign_daily_kpis"],
+                                   datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
+            for view, names in (("device_fraud_features", ["ctit_s", "ip_installs_24h", "is_anonymous_ip"]),
+                                ("campaign_daily_kpis", ["installs", "ecpi", "fraud_tag_rate"])):
+                keys = store.get_feature_view(view).join_keys
+                latest = fstore.latest_rows(store, view, datetime(2000, 1, 1, tzinfo=UTC), datetime.now(UTC))
+                rows = latest.sort_values(keys).head(2)[keys].to_dict("records")
+                got = store.get_online_features(features=[f"{view}:{n}" for n in names], entity_rows=rows).to_dict()
+                for i, row in enumerate(rows):
+                    entity = ", ".join(f"{k}={str(v)[:16]}" for k, v in row.items())
+                    values = ", ".join(f"{n}={got[n][i]!r:.10}" for n in names)
+                    print(f"  [{target.online}] {view}({entity}): {values}")
+    finally:
+        if proc:
+            redis_local.stop(proc)
 
 
 if __name__ == "__main__":

@@ -92,6 +92,34 @@ class MlResource(dg.ConfigurableResource):
         return get_spark()
 
 
+class FeastResource(dg.ConfigurableResource):
+    """The Feast feature store (``ml/feature_repo``): sqlite online store and a file registry
+    locally, Redis and a SQL registry when ``online`` is ``redis``."""
+
+    home: str
+    lake_uri: str
+    clickhouse_host: str
+    clickhouse_port: int
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
+    online: str = "sqlite"
+    redis_url: str = ""
+    registry_path: str = ""
+
+    def target(self):
+        from ml.feature_store import StoreTarget
+        from unmogrowp.config import ClickHouseSettings
+
+        ch = ClickHouseSettings(self.clickhouse_host, self.clickhouse_port, self.clickhouse_user,
+                                self.clickhouse_password, False, "marts", False)
+        return StoreTarget(self.home, self.lake_uri, ch, self.online, self.redis_url, self.registry_path)
+
+    def get_store(self):
+        from ml.feature_store import get_store
+
+        return get_store(self.target())
+
+
 def dbt_resource(target: str) -> DbtCliResource:
     return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
                           target=target, dbt_executable=str(DBT_EXECUTABLE))
@@ -132,4 +160,9 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             "landing": LandingResource(root_uri=settings.landing_uri), "dbt": dbt_resource(settings.dbt_target),
             "ml": MlResource(home=str(settings.home), labels_path=settings.fraud_labels_path,
                            tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri,
-                           artifact_root=settings.mlflow_artifact_root)}
+                           artifact_root=settings.mlflow_artifact_root),
+            "feast": FeastResource(home=str(settings.home), lake_uri=settings.lake_uri, clickhouse_host=ch.host,
+                                   clickhouse_port=ch.port, clickhouse_user=ch.user,
+                                   clickhouse_password=ch.password if ch.managed else dg.EnvVar("CLICKHOUSE_PASSWORD"),
+                                   online=settings.feast_online, redis_url=settings.feast_redis_url,
+                                   registry_path=settings.feast_registry_path)}

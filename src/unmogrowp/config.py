@@ -49,6 +49,10 @@ class Settings:
     mlflow_tracking_uri: str = ""
     mlflow_registry_uri: str = ""
     mlflow_artifact_root: str = ""
+    # Feast online store: sqlite locally, redis (FEAST_REDIS_CONNECTION, host:port) in production
+    feast_online: str = "sqlite"
+    feast_redis_url: str = ""
+    feast_registry_path: str = ""  # SQL registry URL with redis
 
     @property
     def is_local(self) -> bool:
@@ -103,4 +107,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                     or str(home / "answers" / "fraud_labels.parquet"),
                     mlflow_tracking_uri=environ.get("MLFLOW_TRACKING_URI") or "",
                     mlflow_registry_uri=environ.get("MLFLOW_REGISTRY_URI") or "",
-                    mlflow_artifact_root=environ.get("MLFLOW_ARTIFACT_ROOT") or "")
+                    mlflow_artifact_root=environ.get("MLFLOW_ARTIFACT_ROOT") or "",
+                    feast_online="redis" if environ.get("FEAST_REDIS_CONNECTION") else "sqlite",
+                    feast_redis_url=environ.get("FEAST_REDIS_CONNECTION") or "",
+                    feast_registry_path=environ.get("FEAST_REGISTRY_PATH") or "")

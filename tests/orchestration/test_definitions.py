@@ -46,7 +46,7 @@ def test_asset_graph_snapshot(tmp_path):
             *seeds, "config/network_priority", "fraud_decisions", f"{stg}installs", f"{stg}touches"]),
         "fraud_features": ("fraud", ["silver_events"]),
         "fraud_decisions": ("fraud", ["fraud_features"]),
-        "fraud_model": ("fraud", ["fraud_features", "marts/attribution/fct_installs"]),
+        "fraud_model": ("fraud", ["feast_registry", "fraud_features", "marts/attribution/fct_installs"]),
         "fraud_scores": ("fraud", ["fraud_features", "fraud_model"]),
         "click_quality_model": ("fraud", ["fraud_features"]),
         "ltv_model": ("ltv", ["config/fx_rates", "marts/attribution/fct_installs", f"{stg}app_events"]),
@@ -73,6 +73,11 @@ def test_asset_graph_snapshot(tmp_path):
         "marts/reporting/fct_channel_credits": ("marts_reporting", ["marts/reporting/fct_touch_credits"]),
         "marts/retargeting/fct_reengagements": ("marts_retargeting", [
             "marts/attribution/fct_installs", f"{stg}app_events", f"{stg}installs", f"{stg}touches"]),
+        "marts/features/fs_campaign_daily": ("marts_features", [
+            "marts/attribution/fct_installs", "marts/cohorts/fct_cohort_kpis", "marts/fraud/fct_fraud_decisions"]),
+        "feast_registry": ("feature_store", []),
+        "fraud_online_features": ("feature_store", ["feast_registry", "fraud_features"]),
+        "campaign_online_features": ("feature_store", ["feast_registry", "marts/features/fs_campaign_daily"]),
     }
     hourly = graph.get(dg.AssetKey("silver_events")).partitions_def
     assert isinstance(hourly, dg.HourlyPartitionsDefinition) and hourly.start.isoformat() == "2026-09-01T00:00:00+00:00"
@@ -83,8 +88,8 @@ def test_asset_graph_snapshot(tmp_path):
                 ["mta_algorithmic_credits"], ["marts", "retargeting", "fct_reengagements"]):
         assert isinstance(graph.get(dg.AssetKey(key)).partitions_def, dg.DailyPartitionsDefinition)
     assert graph.get(dg.AssetKey(["marts", "reporting", "fct_touch_credits"])).partitions_def is None
-    assert set(defs.resources) == {"clickhouse", "lake", "landing", "dbt", "ml"}
-    for key in ("fraud_features", "fraud_decisions", "fraud_scores"):
+    assert set(defs.resources) == {"clickhouse", "lake", "landing", "dbt", "ml", "feast"}
+    for key in ("fraud_features", "fraud_decisions", "fraud_scores", "fraud_online_features", "campaign_online_features"):
         assert isinstance(graph.get(dg.AssetKey(key)).partitions_def, dg.DailyPartitionsDefinition)
     checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
     assert ("silver_events", "reconciles") in checks
@@ -95,14 +100,19 @@ def test_asset_graph_snapshot(tmp_path):
 
 
 def test_prod_resources_come_from_the_environment():
-    settings = load_settings({"LAKEHOUSE_ENV": "prod", "CLICKHOUSE_HOST": "ch.example.internal",
-                              "CLICKHOUSE_PORT": "9440", "UNMOGROWP_LAKE_URI": "s3://lake/prod",
-                              "UNMOGROWP_LANDING_URI": "s3://landing/prod"})
+    settings_env = {"LAKEHOUSE_ENV": "prod", "CLICKHOUSE_HOST": "ch.example.internal",
+                    "CLICKHOUSE_PORT": "9440", "UNMOGROWP_LAKE_URI": "s3://lake/prod",
+                    "UNMOGROWP_LANDING_URI": "s3://landing/prod"}
+    settings = load_settings(settings_env)
     defs = build_definitions(settings)
     clickhouse = defs.resources["clickhouse"]
     assert (clickhouse.host, clickhouse.port, clickhouse.secure, clickhouse.local_home) == \
         ("ch.example.internal", 9440, True, None)
     assert defs.resources["lake"].root_uri == "s3://lake/prod"
+    assert defs.resources["feast"].online == "sqlite"
+    redis = build_definitions(load_settings({**settings_env, "FEAST_REDIS_CONNECTION": "redis.internal:6379",
+                                             "FEAST_REGISTRY_PATH": "postgresql://feast@pg/feast"}))
+    assert (redis.resources["feast"].online, redis.resources["feast"].redis_url) == ("redis", "redis.internal:6379")
 
 
 def test_warehouse_databases_materializes_against_the_local_server(ch, clickhouse_server, clickhouse_home):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+import os
 from datetime import datetime, timedelta
 
 from unmogrowp.ingest.events import SILVER_EVENTS
@@ -29,6 +30,11 @@ SOURCE_WINDOW_DAYS = 7  # rolling window of the source features
 LATE_DAYS = 8  # silver is partitioned by landing date; events land up to 7 days late
 KS_BINS = 48  # log-CTIT histogram bins for the KS distance
 MS_H = 3_600_000
+
+
+def device_key_salt() -> str:
+    """The salt of the hashed device key; the same variable feeds dbt's ``device_key`` macro."""
+    return os.environ.get("UNMOGROWP_DEVICE_KEY_SALT", "local-dev-salt")
 
 
 @dataclass(frozen=True)
@@ -237,7 +243,11 @@ def install_features(spark, events, anonymous_cidrs: list[str], start: datetime,
     out = out.crossJoin(F.broadcast(watermark))
     out = out.select(
         "install_id", "app_id", F.to_date(F.timestamp_millis("i_ts")).cast("string").alias("install_date"),
-        F.timestamp_millis("i_ts").alias("install_ts"), "device_id", "ip", "user_agent", "os_version", "country",
+        F.timestamp_millis("i_ts").alias("install_ts"),
+        # dbt's device_key: sha256(salt:app:idfv|android_id|device_id|event:<install id>), the Feast device entity
+        F.sha2(F.concat_ws(":", F.lit(device_key_salt()), "app_id",
+                           F.coalesce("dkey", F.concat(F.lit("event:"), "install_id"))), 256).alias("device_key"),
+        "device_id", "ip", "user_agent", "os_version", "country",
         F.col("touch_id").alias("last_click_touch_id"), "media_source", "campaign_id", "site_id",
         ctit.cast("double").alias("ctit_s"), F.log1p(ctit).alias("log_ctit"),
         F.when(F.col("c_ts").isNull(), None)
@@ -311,6 +321,8 @@ def source_features(spark, events, installs_feat, start: datetime, end: datetime
     return (out.join(app_cpi, ["feature_date", "app_id"], "left")
             .withColumn("clicks_per_install", F.col("clicks") / F.greatest(F.col("installs"), F.lit(1)))
             .withColumn("cpi_vs_app", F.col("clicks_per_install") / F.col("app_clicks_per_install"))
-            .select(*keys, F.col("clicks").cast("long"), F.col("installs").cast("long"), "clicks_per_install",
+            # known once the day is over (Feast's event timestamp)
+            .withColumn("feature_ts", F.to_timestamp(F.date_add(F.col("feature_date").cast("date"), 1)))
+            .select(*keys, "feature_ts", F.col("clicks").cast("long"), F.col("installs").cast("long"), "clicks_per_install",
                     "app_clicks_per_install", "cpi_vs_app", "share_ctit_lt_10s", "share_ctit_gt_24h",
                     "ks_ctit_vs_app", "installs_per_ip", "devices_per_ip", "activity_rate_24h"))

@@ -1,0 +1,57 @@
+"""Feast: the registry (`feast apply`) and the online store, refreshed after each feature partition."""
+
+from datetime import UTC, datetime, time, timedelta
+
+import dagster as dg
+
+from ml import feature_store as fstore
+from orchestration.partitions import date_window
+from orchestration.resources import FeastResource
+
+FRAUD_ONLINE_VIEWS = ["device_fraud_features", "site_fraud_features"]
+CAMPAIGN_ONLINE_VIEWS = ["campaign_daily_kpis"]
+CAMPAIGN_MART = dg.AssetKey(["marts", "features", "fs_campaign_daily"])
+
+
+def _window(context) -> tuple[datetime, datetime]:
+    """The partition dates as [first midnight, the midnight after the last day + 1 day]: end-of-day
+    features (event time = next midnight) land with their day."""
+    start, end = date_window(context)
+    return (datetime.combine(start, time.min, tzinfo=UTC),
+            datetime.combine(end, time.min, tzinfo=UTC) + timedelta(days=1, seconds=1))
+
+
+def _materialize(context, feast: FeastResource, views: list[str]) -> dg.MaterializeResult:
+    start, end = _window(context)
+    store = feast.get_store()
+    result = fstore.materialize(store, views, start, end)
+    return dg.MaterializeResult(metadata={**result, "views": views, "online_store": store.config.online_store.type})
+
+
+def build_feature_store_assets(daily: dg.PartitionsDefinition, fraud_features) -> list:
+    common = {"partitions_def": daily, "backfill_policy": dg.BackfillPolicy.single_run(),
+              "group_name": "feature_store", "kinds": {"feast"}}
+
+    @dg.asset(group_name="feature_store", kinds={"feast"}, code_version=fstore.definitions_version(),
+              automation_condition=dg.AutomationCondition.code_version_changed())
+    def feast_registry(context: dg.AssetExecutionContext, feast: FeastResource):
+        """`feast apply` of ml/feature_repo: entities, Delta and ClickHouse sources, feature views and
+        the versioned feature services; stale objects are removed. Re-runs when the definitions change."""
+        store = feast.get_store()
+        counts = fstore.apply(store, feast.target())
+        return dg.MaterializeResult(metadata={
+            **counts, "definitions_version": fstore.definitions_version(),
+            "feature_views": sorted(v.name for v in store.list_all_feature_views()),
+            "feature_services": sorted(s.name for s in store.list_feature_services())})
+
+    @dg.asset(deps=[fraud_features, feast_registry], **common)
+    def fraud_online_features(context: dg.AssetExecutionContext, feast: FeastResource):
+        """Materializes the device and site fraud features of the partition's days into the online store."""
+        return _materialize(context, feast, FRAUD_ONLINE_VIEWS)
+
+    @dg.asset(deps=[CAMPAIGN_MART, feast_registry], **common)
+    def campaign_online_features(context: dg.AssetExecutionContext, feast: FeastResource):
+        """Materializes the campaign-day KPIs (marts.fs_campaign_daily) of the partition's days online."""
+        return _materialize(context, feast, CAMPAIGN_ONLINE_VIEWS)
+
+    return [feast_registry, fraud_online_features, campaign_online_features]

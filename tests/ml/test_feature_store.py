@@ -1,0 +1,184 @@
+"""Feast over the pipeline's lake and marts: point-in-time training frames, online = latest offline on
+sqlite and Redis, the HTTP feature server, and entity join keys that exist in dbt or Delta."""
+
+import json
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+import requests
+
+from ml import feature_store as fstore
+from orchestration.resources import DBT_PROJECT_DIR
+from unmogrowp.fraud import features as ff
+from unmogrowp import redis_local
+from unmogrowp.lake import Lake
+
+DEVICE_FEATURES = ["ctit_s", "ip_installs_24h", "is_anonymous_ip"]
+SITE_FEATURES = ["clicks_per_install", "share_ctit_lt_10s", "ks_ctit_vs_app"]
+CAMPAIGN_FEATURES = ["installs", "cost", "ecpi"]
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    """A Debian redis-server on a free port (installed by `make`)."""
+    proc, url = redis_local.start(tmp_path_factory.mktemp("redis"))
+    yield url
+    redis_local.stop(proc)
+
+
+@pytest.fixture(scope="module")
+def stores(pipeline_run, redis_url):
+    """The pipeline's sqlite store (applied and materialized by the pipeline) and a Redis store
+    applied and materialized here over the same sources."""
+    settings = pipeline_run.settings
+    local = fstore.get_store(fstore.StoreTarget.of(settings))
+    redis_target = fstore.StoreTarget.of(settings, online="redis", redis_url=redis_url)
+    redis = fstore.get_store(redis_target)
+    fstore.apply(redis, redis_target)
+    start, end = pipeline_run.window
+    fstore.materialize(redis, ["device_fraud_features", "site_fraud_features", "campaign_daily_kpis"],
+                       start, end + timedelta(days=1))
+    return {"sqlite": local, "redis": redis}
+
+
+def _lake(pipeline_run) -> Lake:
+    return Lake(pipeline_run.settings.lake_uri)
+
+
+def test_pipeline_applied_and_materialized(pipeline_run):
+    meta = pipeline_run.summary.metadata
+    assert {"fraud_model_v1", "fraud_online_v1", "ltv_model_v1"} <= set(meta["feast_registry"]["feature_services"])
+    rows = meta["fraud_online_features"]["rows"]
+    installs = pipeline_run.summary.metadata["fraud_features"]["installs"]
+    devices = _lake(pipeline_run).read(ff.INSTALL_TABLE, columns=["device_key"]).to_pandas()["device_key"].nunique()
+    assert rows["device_fraud_features"] == devices and 0 < devices <= installs
+    assert rows["site_fraud_features"] > 0
+    assert meta["campaign_online_features"]["rows"]["campaign_daily_kpis"] > 0
+    # the model trained on the Feast frame
+    assert meta["fraud_model"]["roc_auc"] > 0.5
+
+
+def test_historical_features_are_point_in_time(pipeline_run, stores, ch):
+    store = stores["sqlite"]
+    lake = _lake(pipeline_run)
+    inst = lake.read(ff.INSTALL_TABLE).to_pandas().sort_values("install_id").head(200)
+    ts = pd.to_datetime(inst["install_ts"], utc=True)
+    refs = [f"fraud_install_features:{f}" for f in ("ip_installs_24h", "sessions_24h", "ctit_s")]
+    # one millisecond before the row exists: nothing; at and after it: the row's values
+    before = store.get_historical_features(entity_df=pd.DataFrame({
+        "install_id": inst["install_id"], "event_timestamp": ts - timedelta(milliseconds=1)}), features=refs).to_df()
+    assert before[["ip_installs_24h", "sessions_24h"]].isna().all().all()
+    after = store.get_historical_features(entity_df=pd.DataFrame({
+        "install_id": inst["install_id"], "event_timestamp": ts + timedelta(hours=24)}), features=refs).to_df()
+    merged = after.merge(inst[["install_id", "ip_installs_24h", "sessions_24h"]], on="install_id", suffixes=("", "_delta"))
+    assert len(merged) == len(inst)
+    assert (merged["ip_installs_24h"] == merged["ip_installs_24h_delta"]).all()
+    assert (merged["sessions_24h"] == merged["sessions_24h_delta"]).all()
+
+    # a site with a row per day: between the two days' timestamps the earlier day's value, never the later
+    src = lake.read(ff.SOURCE_TABLE).to_pandas()
+    keys = ["app_id", "media_source", "site_id"]
+    two = src.groupby(keys).filter(lambda g: g["feature_ts"].nunique() >= 2).sort_values("feature_ts")
+    assert len(two), "the fixture has sites on two feature days"
+    first, second = two.groupby(keys).nth(0).iloc[0], two.groupby(keys).nth(1).iloc[0]
+    assert first["clicks"] != second["clicks"] or first["installs"] != second["installs"]
+    between = pd.to_datetime(second["feature_ts"], utc=True) - timedelta(seconds=1)
+    frame = store.get_historical_features(entity_df=pd.DataFrame([{**{k: first[k] for k in keys},
+                                                                    "event_timestamp": between}]),
+                                          features=["site_fraud_features:clicks", "site_fraud_features:installs"]).to_df()
+    assert (frame.loc[0, "clicks"], frame.loc[0, "installs"]) == (first["clicks"], first["installs"])
+
+    # the ClickHouse mart: a campaign-day is unknown until its day is over (a missing value is NULL, not 0)
+    start, end = pipeline_run.window
+    kpis = fstore.latest_rows(store, "campaign_daily_kpis", start, end + timedelta(days=1))
+    ckeys = ["app_id", "media_source", "campaign_id"]
+    row = kpis.sort_values(ckeys).iloc[0]
+    known = pd.to_datetime(row["feature_ts"], utc=True)
+    first_day = ch.query("SELECT min(feature_ts) FROM marts.fs_campaign_daily WHERE app_id = {a:String} "
+                         "AND media_source = {m:String} AND campaign_id = {c:String}",
+                         parameters={"a": row["app_id"], "m": row["media_source"], "c": row["campaign_id"]}).result_rows[0][0]
+    entity = pd.DataFrame([{**{k: row[k] for k in ckeys}, "event_timestamp": t}
+                           for t in (pd.to_datetime(first_day, utc=True) - timedelta(seconds=1), known)])
+    got = store.get_historical_features(entity_df=entity, features=["campaign_daily_kpis:installs",
+                                                                    "campaign_daily_kpis:ecpi"]).to_df()
+    got = got.sort_values("event_timestamp").reset_index(drop=True)
+    assert got.loc[0, ["installs", "ecpi"]].isna().all()
+    assert got.loc[1, "installs"] == row["installs"] and got.loc[1, "ecpi"] == pytest.approx(row["ecpi"])
+
+
+def test_training_frame_joins_both_offline_stores(pipeline_run, stores):
+    """A spine across the Delta (DuckDB) and ClickHouse sources, in its own row order."""
+    store = stores["sqlite"]
+    spine = fstore.fraud_spine(_lake(pipeline_run)).head(300)
+    frame = fstore.training_frame(store, spine, "fraud_model_v1")
+    assert list(frame["install_id"]) == list(spine["install_id"]) and len(frame) == 300
+    assert frame["ip_installs_24h"].notna().all()
+    assert set(ff.MODEL_FEATURES) <= set(frame.columns)
+
+
+@pytest.mark.parametrize("online", ["sqlite", "redis"])
+def test_online_values_equal_latest_offline(pipeline_run, stores, online):
+    store = stores[online]
+    start, end = pipeline_run.window
+    checks = [("device_fraud_features", DEVICE_FEATURES), ("site_fraud_features", SITE_FEATURES),
+              ("campaign_daily_kpis", CAMPAIGN_FEATURES)]
+    for view, names in checks:
+        latest = fstore.latest_rows(store, view, start, end + timedelta(days=1))
+        keys = store.get_feature_view(view).join_keys
+        sample = latest.sample(n=min(25, len(latest)), random_state=1).reset_index(drop=True)
+        assert len(sample) > 0
+        online_values = store.get_online_features(
+            features=[f"{view}:{n}" for n in names], entity_rows=sample[keys].to_dict("records")).to_df()
+        # each value carries its event time (a DateTime read as integer seconds would show 1970)
+        stamps = store.get_online_features(features=[f"{view}:{names[0]}"], entity_rows=sample[keys].to_dict(
+            "records")).to_dict(include_event_timestamps=True)[f"{names[0]}__ts"]
+        ts_column = store.get_feature_view(view).batch_source.timestamp_field
+        assert list(stamps) == [int(t.timestamp()) for t in pd.to_datetime(sample[ts_column], utc=True)], view
+        for n in names:
+            got, want = online_values[n].astype("float64"), sample[n].astype("float64")
+            assert ((got - want).abs().fillna(0) < 1e-9).all() and (got.isna() == want.isna()).all(), (view, n)
+
+
+def test_feature_server_answers_over_http(pipeline_run, stores):
+    settings = pipeline_run.settings
+    target = fstore.StoreTarget.of(settings)
+    port = redis_local.free_port()
+    env = {**os.environ, **target.environment()}
+    feast = os.path.join(os.path.dirname(sys.executable), "feast")
+    proc = subprocess.Popen([feast, "-c", str(fstore.REPO), "serve", "-h", "127.0.0.1", "-p", str(port),
+                             "--no-access-log"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        redis_local.wait_port(port, 120)
+        latest = fstore.latest_rows(stores["sqlite"], "campaign_daily_kpis", *pipeline_run.window)
+        row = latest.iloc[0]
+        body = {"features": [f"campaign_daily_kpis:{n}" for n in CAMPAIGN_FEATURES],
+                "entities": {k: [row[k]] for k in ("app_id", "media_source", "campaign_id")}}
+        answer = requests.post(f"http://127.0.0.1:{port}/get-online-features", json=body, timeout=60)
+        assert answer.status_code == 200, answer.text
+        payload = answer.json()
+        names = payload["metadata"]["feature_names"]
+        values = {n: r["values"][0] for n, r in zip(names, payload["results"])}
+        assert values["installs"] == row["installs"] and values["ecpi"] == pytest.approx(row["ecpi"])
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def test_join_keys_exist_in_dbt_or_delta(pipeline_run, stores, ch):
+    store = stores["sqlite"]
+    manifest = json.loads((DBT_PROJECT_DIR / "target" / "manifest.json").read_text())
+    dbt_columns = {c for node in manifest["nodes"].values() if node["resource_type"] == "model"
+                   for c in node.get("columns", {})}
+    lake = _lake(pipeline_run)
+    delta_columns = {f.name for t in (ff.INSTALL_TABLE, ff.SOURCE_TABLE) for f in lake.read(t).schema}
+    for entity in store.list_entities():
+        assert entity.join_key in dbt_columns or entity.join_key in delta_columns, entity.name
+    # the Spark device key is dbt's device_key of the same install
+    spark_keys = lake.read(ff.INSTALL_TABLE, columns=["install_id", "device_key"]).to_pandas()
+    dbt_keys = ch.query_df("SELECT install_id, device_key FROM staging.stg_sdk__installs")
+    joined = spark_keys.merge(dbt_keys, on="install_id", suffixes=("_spark", "_dbt"))
+    assert len(joined) == len(spark_keys) and (joined["device_key_spark"] == joined["device_key_dbt"]).all()

@@ -9,6 +9,7 @@ from assets.fraud import build_fraud_assets
 from assets.ingest import build_ingest_assets
 from assets.ltv import build_ltv_assets
 from assets.mta import build_mta_assets
+from assets.quality import build_quality_checks
 from orchestration.partitions import daily_partitions, hourly_partitions
 from orchestration.resources import build_resources, dbt_manifest
 from orchestration.schedules import build_restatement_schedule
@@ -68,7 +69,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         assets=[*dg.load_assets_from_modules([warehouse]), *ingest, dbt_setup, features, decisions, dbt_attribution,
                 fraud_model, fraud_scores, click_model, ltv_model, ltv_predictions, dbt_daily, *mta, dbt_reporting,
                 feast_registry, fraud_online, campaign_online],
-        asset_checks=fraud_checks,
+        asset_checks=[*fraud_checks, *build_quality_checks(settings.home, hourly, daily)],
         jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, training_job, scoring_job, daily_job,
               reporting_job],
         schedules=[

@@ -11,6 +11,7 @@ import clickhouse_connect
 import dagster as dg
 import pyarrow.parquet as pq
 
+from data_quality import runner
 from orchestration.definitions import build_definitions
 from orchestration.pipeline import format_summary, run_pipeline
 from unmogrowp import marts
@@ -75,6 +76,9 @@ def main() -> int:
         print(f"  {cls:<20} {figures['installs']:>8,} installs  {figures['agreement']:.2%}")
     print_fraud_and_ltv(client, summary, settings)
     print_feature_store(summary, settings)
+    gx = {k: v for k, v in summary.checks.items() if k.split(":")[-1].startswith("gx_")}
+    print(f"\nGreat Expectations: {sum(gx.values())} of {len(gx)} suites passed "
+          f"({', '.join(sorted(k.split(':')[-1] for k in gx))}); Data Docs: {runner.docs_index(settings.home)}")
     print("\nNext: `make dev` opens the Dagster UI on http://127.0.0.1:3000")
     return 0 if summary.success else 1
 

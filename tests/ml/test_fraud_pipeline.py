@@ -40,7 +40,7 @@ def test_models_scores_and_predicted_ltv(pipeline_run, ch):
     fm = summary.metadata["fraud_model"]
     assert 0.5 < fm["roc_auc"] <= 1 and fm["mlflow_run_id"]
     assert summary.checks["fraud_model:fraud_auc_above_floor"] == (fm["roc_auc"] >= AUC_FLOOR)
-    assert summary.checks["fraud_features:feature_nulls_within_bounds"]
+    assert summary.checks["fraud_features:gx_fraud_install_features"]
     features = summary.metadata["fraud_features"]["installs"]
     assert ch.command("SELECT count() FROM fraud.install_scores") == features
     assert ch.command("SELECT countIf(fraud_score < 0 OR fraud_score > 1) FROM fraud.install_scores") == 0

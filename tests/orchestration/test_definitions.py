@@ -96,7 +96,10 @@ def test_asset_graph_snapshot(tmp_path):
     assert ("marts/attribution/fct_installs", "unique_fct_installs_install_id") in checks
     assert ("marts/reporting/fct_touch_credits", "credits_sum_to_value_fct_touch_credits_conversion_id__model") in checks
     assert ("marts/cohorts/fct_cohort_kpis", "assert_cohort_cost_reconciles") in checks
-    assert ("fraud_model", "fraud_auc_above_floor") in checks and ("fraud_features", "feature_nulls_within_bounds") in checks
+    assert ("fraud_model", "fraud_auc_above_floor") in checks and ("fraud_features", "gx_fraud_install_features") in checks
+    assert {("bronze_events", "gx_bronze_events"), ("silver_events", "gx_silver_events"),
+            ("cost_reports", "gx_cost_current"), ("marts/attribution/fct_installs", "gx_attribution_rate"),
+            ("marts/cohorts/fct_cohort_retention", "gx_retention_monotonic")} <= checks
 
 
 def test_prod_resources_come_from_the_environment():

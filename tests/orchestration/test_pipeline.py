@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 
+from data_quality import runner
 from orchestration.pipeline import format_summary, run_pipeline
 
 MARTS = ("marts.fct_installs", "marts.fct_cohort_retention", "marts.fct_cohort_kpis", "marts.fct_touch_credits")
@@ -17,6 +18,10 @@ def test_pipeline_materializes_the_range_idempotently(pipeline_run, generated, c
     assert first.success, first.failures
     assert first.checks["silver_events:reconciles"] and all(first.checks.values())
     assert len(first.checks) > 20  # dbt tests arrive as asset checks
+    gx_checks = {k.split(":")[-1] for k in first.checks if ":gx_" in k}
+    assert gx_checks == {"gx_bronze_events", "gx_silver_events", "gx_cost_current", "gx_fraud_install_features",
+                         "gx_attribution_rate", "gx_retention_monotonic"}
+    assert runner.docs_index(settings.home).is_file()
     silver = first.metadata["silver_events"]
     assert silver["landed"] == manifest["lines_written"]
     assert first.metadata["clickhouse_events"]["rows"] == silver["loaded"]

@@ -16,6 +16,7 @@ import pandas as pd
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")  # no usage statistics (and no network)
 
 import great_expectations as gx  # noqa: E402
+from great_expectations.data_context.types.base import ProgressBarsConfig  # noqa: E402
 
 _LOCK = threading.Lock()  # the file project is not safe for concurrent writers in one process
 
@@ -49,6 +50,7 @@ def validate(home: Path, suite: gx.ExpectationSuite, frame: pd.DataFrame) -> Out
     """Validate ``frame`` against ``suite``, store the result and rebuild the Data Docs site."""
     with _LOCK:
         ctx = gx.get_context(mode="file", project_root_dir=str(Path(home) / "gx"))
+        ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in run logs
         name = suite.name
         batch = _asset(ctx, name)
         suite = ctx.suites.add_or_update(suite)

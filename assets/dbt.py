@@ -69,7 +69,15 @@ def build_dbt_assets(manifest, hourly: dg.PartitionsDefinition, daily: dg.Partit
         """Install attribution for the install hours of the run (replaces exactly that window)."""
         yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
 
-    @dbt_assets(manifest=manifest, select="fqn:marts.cohorts fqn:marts.mta fqn:marts.retargeting fqn:marts.fraud fqn:marts.features", name="dbt_daily",
+    @dbt_assets(manifest=manifest, select="fs_install_activity_daily", name="dbt_ltv_features",
+                partitions_def=daily, backfill_policy=single_run, dagster_dbt_translator=TRANSLATOR,
+                pool="dbt_daily")
+    def dbt_ltv_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
+        """Per-install cumulative activity by elapsed day (the LTV features Feast serves), for the
+        install dates of the run; built after attribution, before the nightly training."""
+        yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
+
+    @dbt_assets(manifest=manifest, select="fqn:marts.cohorts fqn:marts.mta fqn:marts.retargeting fqn:marts.fraud fs_campaign_daily", name="dbt_daily",
                 partitions_def=daily, backfill_policy=single_run, dagster_dbt_translator=TRANSLATOR,
                 pool="dbt_daily")
     def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
@@ -81,4 +89,4 @@ def build_dbt_assets(manifest, hourly: dg.PartitionsDefinition, daily: dg.Partit
         """Reporting views over the marts (all multi-touch models side by side)."""
         yield from _run_dbt(context, dbt, clickhouse)
 
-    return [dbt_config_and_staging, dbt_attribution, dbt_daily, dbt_reporting]
+    return [dbt_config_and_staging, dbt_attribution, dbt_ltv_features, dbt_daily, dbt_reporting]

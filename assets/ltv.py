@@ -3,11 +3,12 @@
 import dagster as dg
 import pyarrow as pa
 
-from orchestration.resources import ClickHouseResource, MlResource
+from orchestration.resources import ClickHouseResource, FeastResource, MlResource
 from unmogrowp.model_tables import CH_LTV
 
-UPSTREAM = [dg.AssetKey(["marts", "attribution", "fct_installs"]),
-            dg.AssetKey(["staging", "sdk", "stg_sdk__app_events"]), dg.AssetKey(["config", "fx_rates"])]
+UPSTREAM = [dg.AssetKey(["marts", "attribution", "fct_installs"]), dg.AssetKey(["marts", "features", "fs_install_activity_daily"]),
+            dg.AssetKey(["staging", "sdk", "stg_sdk__app_events"]), dg.AssetKey(["config", "fx_rates"]),
+            dg.AssetKey("feast_registry")]
 
 
 class LtvConfig(dg.Config):
@@ -18,16 +19,17 @@ class LtvConfig(dg.Config):
 def build_ltv_assets() -> list:
     @dg.asset(deps=UPSTREAM, group_name="ltv", kinds={"lightgbm", "mlflow", "clickhouse"})
     def ltv_model(context: dg.AssetExecutionContext, config: LtvConfig, clickhouse: ClickHouseResource,
-                  ml: MlResource):
+                  ml: MlResource, feast: FeastResource):
         """Learns horizon revenue per install from the first days (sessions, events, purchases, ad
-        revenue, source, geo, device), backtested on the newest matured cohorts (MAPE per cohort and
+        revenue, source, geo, device; Feast `ltv_model_v1` at install + early days), backtested on the newest matured cohorts (MAPE per cohort and
         source); the champion alias moves only if the held-out MAPE improves."""
         from ml import ltv
 
         ml.configure()
         client = clickhouse.get_client()
-        frame = ltv.load_frame(client, config.early_days, config.horizon_days)
-        version = {"raw_events_rows": int(client.command("SELECT count() FROM raw.events"))}
+        frame = ltv.load_frame(client, feast.get_store(), config.early_days, config.horizon_days)
+        version = {"raw_events_rows": int(client.command("SELECT count() FROM raw.events")),
+                   "feast_feature_service": ltv.FEATURE_SERVICE}
         result = ltv.train(frame, config.early_days, config.horizon_days, version)
         m = result["metrics"]
         return dg.MaterializeResult(metadata={
@@ -39,14 +41,14 @@ def build_ltv_assets() -> list:
 
     @dg.asset(deps=[ltv_model, *UPSTREAM], group_name="ltv", kinds={"mlflow", "clickhouse"})
     def ltv_predictions(context: dg.AssetExecutionContext, config: LtvConfig, clickhouse: ClickHouseResource,
-                        ml: MlResource):
+                        ml: MlResource, feast: FeastResource):
         """Scores every install whose early days are observed with `models:/ltv_regressor@champion`
         into `ml.ltv_predictions` (replaced), which fct_cohort_kpis turns into predicted LTV and ROAS."""
         from ml import ltv
 
         ml.configure()
         client = clickhouse.get_client()
-        frame = ltv.load_frame(client, config.early_days, config.horizon_days)
+        frame = ltv.load_frame(client, feast.get_store(), config.early_days, config.horizon_days)
         out = ltv.predict(frame, config.horizon_days)
         client.command(f"TRUNCATE TABLE {CH_LTV}")
         table = pa.Table.from_pandas(out, preserve_index=False)

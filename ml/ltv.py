@@ -28,8 +28,12 @@ NUMERIC = ("sessions_d0", "sessions_early", "events_early", "purchases_early", "
            "revenue_usd_early", "active_days_early")
 
 
-def frame_sql(early_days: int, horizon_days: int) -> str:
-    """Per install: early-days features, the horizon revenue (USD) and whether the horizon is observed."""
+def frame_sql(early_days: int, horizon_days: int, features: bool = True) -> str:
+    """Per install: early-days features (unless ``features`` is False: then the install time for a
+    Feast point-in-time read instead), the horizon revenue (USD), the BG/NBD baseline's inputs, and
+    whether the early days and the horizon are observed."""
+    columns = ("m.platform AS platform, m.media_source AS media_source, m.country AS country, "
+               + ", ".join(f"ifNull(a.{c}, 0) AS {c}" for c in NUMERIC)) if features else "m.install_ts AS install_ts"
     return f"""
 WITH members AS (
     SELECT install_id, app_id, device_key, install_ts, toDate(install_ts) AS install_date, platform,
@@ -68,9 +72,7 @@ agg AS (
     FROM usd GROUP BY install_id
 ),
 as_of AS (SELECT max(event_ts) AS ts FROM staging.stg_sdk__app_events)
-SELECT m.install_id AS install_id, m.app_id AS app_id, m.install_date AS install_date,
-       m.platform AS platform, m.media_source AS media_source, m.country AS country,
-       {", ".join(f"ifNull(a.{c}, 0) AS {c}" for c in NUMERIC)},
+SELECT m.install_id AS install_id, m.app_id AS app_id, m.install_date AS install_date, {columns},
        ifNull(a.revenue_usd_horizon, 0) AS revenue_usd_horizon,
        ifNull(a.last_purchase_day, 0) AS last_purchase_day, ifNull(a.mean_purchase_usd, 0) AS mean_purchase_usd,
        m.install_ts + toIntervalDay({horizon_days}) <= (SELECT ts FROM as_of) AS is_mature,
@@ -81,12 +83,39 @@ SETTINGS join_use_nulls = 1
 """
 
 
-def load_frame(client, early_days: int, horizon_days: int) -> pd.DataFrame:
-    df = client.query_df(frame_sql(early_days, horizon_days))
+# the model's early-days columns from Feast's install_activity view (cumulative at install + E days)
+FEAST_COLUMNS = {"sessions_d0": "sessions_d0", "sessions_cum": "sessions_early", "events_cum": "events_early",
+                 "purchases_cum": "purchases_early", "iap_usd_cum": "iap_usd_early", "ad_usd_cum": "ad_usd_early",
+                 "revenue_usd_cum": "revenue_usd_early", "active_days_cum": "active_days_early",
+                 "platform": "platform", "media_source": "media_source", "country": "country"}
+FEATURE_SERVICE = "ltv_model_v1"  # Feast: ml/feature_repo/definitions.py
+
+
+def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     for c in CATEGORICAL:
         df[c] = df[c].fillna("").astype(str)
+    for c in NUMERIC:
+        df[c] = df[c].fillna(0).astype("float64")
     df["install_date"] = pd.to_datetime(df["install_date"]).dt.date.astype(str)
     return df
+
+
+def load_frame_sql(client, early_days: int, horizon_days: int) -> pd.DataFrame:
+    """The frame straight from ClickHouse (the reference the Feast path is tested against)."""
+    return _tidy(client.query_df(frame_sql(early_days, horizon_days)))
+
+
+def load_frame(client, store, early_days: int, horizon_days: int) -> pd.DataFrame:
+    """Labels and baseline inputs from ClickHouse, the model's features from Feast: a
+    point-in-time read of ``install_activity`` at install + ``early_days`` days."""
+    from datetime import timedelta
+
+    from ml.feature_store import training_frame
+
+    spine = client.query_df(frame_sql(early_days, horizon_days, features=False))
+    spine["event_timestamp"] = pd.to_datetime(spine.pop("install_ts"), utc=True) + timedelta(days=early_days)
+    frame = training_frame(store, spine, FEATURE_SERVICE).rename(columns=FEAST_COLUMNS)
+    return _tidy(frame.drop(columns="event_timestamp"))
 
 
 def pipeline(seed: int = 7) -> Pipeline:

@@ -25,6 +25,7 @@ REPORTING_JOB = "reporting_job"
 FRAUD_JOB = "fraud_rules_job"
 MODEL_TRAINING_JOB = "model_training_job"
 FRAUD_SCORING_JOB = "fraud_scoring_job"
+LTV_FEATURES_JOB = "ltv_features_job"
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -37,7 +38,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     cost_job = dg.define_asset_job(
         COST_JOB, selection=dg.AssetSelection.assets("cost_reports", "clickhouse_cost"),
         description="Cost reports → current cost → ClickHouse for cost dates.")
-    dbt_setup, dbt_attribution, dbt_daily, dbt_reporting = build_dbt_assets(dbt_manifest(), hourly, daily)
+    dbt_setup, dbt_attribution, dbt_ltv_features, dbt_daily, dbt_reporting = build_dbt_assets(dbt_manifest(), hourly, daily)
     mta = build_mta_assets(daily)
     (features, decisions, fraud_model, fraud_scores, click_model), fraud_checks = build_fraud_assets(daily)
     ltv_model, ltv_predictions = build_ltv_assets()
@@ -59,6 +60,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     attribution_job = dg.define_asset_job(
         ATTRIBUTION_JOB, selection=dg.AssetSelection.assets(dbt_attribution),
         description="Install attribution (fct_installs) for install hours.")
+    ltv_features_job = dg.define_asset_job(
+        LTV_FEATURES_JOB, selection=dg.AssetSelection.assets(dbt_ltv_features),
+        description="Per-install cumulative activity by elapsed day (Feast install_activity) for install dates.")
     daily_job = dg.define_asset_job(
         DAILY_MARTS_JOB, selection=dg.AssetSelection.assets(dbt_daily, *mta, campaign_online),
         description="Cohorts, retention, KPIs, multi-touch credit and the online campaign KPIs for install dates.")
@@ -67,16 +71,20 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         description="Reporting views over the marts.")
     return dg.Definitions(
         assets=[*dg.load_assets_from_modules([warehouse]), *ingest, dbt_setup, features, decisions, dbt_attribution,
-                fraud_model, fraud_scores, click_model, ltv_model, ltv_predictions, dbt_daily, *mta, dbt_reporting,
+                fraud_model, fraud_scores, click_model, dbt_ltv_features, ltv_model, ltv_predictions, dbt_daily, *mta,
+                dbt_reporting,
                 feast_registry, fraud_online, campaign_online],
         asset_checks=[*fraud_checks, *build_quality_checks(settings.home, hourly, daily)],
-        jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, training_job, scoring_job, daily_job,
-              reporting_job],
+        jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, ltv_features_job, training_job, scoring_job,
+              daily_job, reporting_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(events_job, minute_of_hour=5, name="hourly_events"),
             dg.build_schedule_from_partitioned_job(cost_job, hour_of_day=2, name="nightly_cost"),
             dg.build_schedule_from_partitioned_job(attribution_job, minute_of_hour=20, name="hourly_attribution"),
             dg.build_schedule_from_partitioned_job(fraud_job, hour_of_day=1, minute_of_hour=30, name="nightly_fraud"),
+            # the LTV features restate the month (cohorts keep maturing), just before the training
+            build_restatement_schedule(ltv_features_job, "nightly_ltv_features", "40 3 * * *", days=31, hourly=False,
+                                       first=settings.partitions_start),
             dg.ScheduleDefinition(name="nightly_training", job=training_job, cron_schedule="0 4 * * *"),
             dg.build_schedule_from_partitioned_job(scoring_job, hour_of_day=4, minute_of_hour=45,
                                                    name="nightly_fraud_scoring"),

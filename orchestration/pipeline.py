@@ -14,6 +14,7 @@ from orchestration.definitions import (
     EVENTS_JOB,
     FRAUD_JOB,
     FRAUD_SCORING_JOB,
+    LTV_FEATURES_JOB,
     MODEL_TRAINING_JOB,
     REPORTING_JOB,
     build_definitions,
@@ -58,7 +59,7 @@ def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri
     # fraud decisions before attribution (rejections feed back); models after it; LTV predictions
     # before the daily marts (fct_cohort_kpis reads them)
     ranges = {EVENTS_JOB: hours, COST_JOB: days, DBT_SETUP_JOB: None, FRAUD_JOB: days, ATTRIBUTION_JOB: hours,
-              MODEL_TRAINING_JOB: None, FRAUD_SCORING_JOB: days, DAILY_MARTS_JOB: days, REPORTING_JOB: None}
+              LTV_FEATURES_JOB: days, MODEL_TRAINING_JOB: None, FRAUD_SCORING_JOB: days, DAILY_MARTS_JOB: days, REPORTING_JOB: None}
     summary = RunSummary([], True, {}, {}, {})
     for job_name, window in ranges.items():
         job = defs.resolve_job_def(job_name)

@@ -2,7 +2,7 @@
 
 Join keys are the lake's and the marts' column names. Sources: the Spark fraud feature tables in
 Delta (``features/*`` under ``UNMOGROWP_LAKE_URI``) and the ClickHouse mart
-``marts.fs_campaign_daily``.
+``marts.fs_campaign_daily`` / ``marts.fs_install_activity_daily``.
 """
 
 from datetime import timedelta
@@ -45,6 +45,9 @@ fraud_install_source = FileSource(
 fraud_source_source = FileSource(
     name="fraud_source_features", path=_lake.uri(ff.SOURCE_TABLE), file_format=DeltaFormat(),
     timestamp_field="feature_ts", description="Spark per-site rolling fraud features (Delta, by install_date).")
+install_activity_source = ClickhouseSource(
+    name="fs_install_activity_daily", table="marts.fs_install_activity_daily", timestamp_field="feature_ts",
+    description="dbt mart: per install and elapsed day, cumulative activity and revenue, known when the day is over.")
 campaign_daily_source = ClickhouseSource(
     name="fs_campaign_daily", table="marts.fs_campaign_daily", timestamp_field="feature_ts",
     description="dbt mart: campaign-day KPIs, known at the end of the day.")
@@ -89,6 +92,20 @@ campaign_daily_kpis = FeatureView(
     description="Yesterday's attributed installs, cost, eCPI and fraud shares per campaign.",
     tags={"model": "ltv"})
 
+install_activity = FeatureView(
+    name="install_activity", entities=[install], ttl=timedelta(days=1), online=False,
+    source=install_activity_source,
+    schema=[Field(name="sessions_d0", dtype=Int64, description="sessions on day 0"),
+            Field(name="sessions_cum", dtype=Int64, description="sessions from day 0 through the last complete day"),
+            Field(name="events_cum", dtype=Int64), Field(name="purchases_cum", dtype=Int64),
+            Field(name="iap_usd_cum", dtype=Float64, description="in-app purchase revenue, USD"),
+            Field(name="ad_usd_cum", dtype=Float64, description="ad revenue, USD"),
+            Field(name="revenue_usd_cum", dtype=Float64), Field(name="active_days_cum", dtype=Int64),
+            Field(name="platform", dtype=String), Field(name="media_source", dtype=String),
+            Field(name="country", dtype=String)],
+    description="An install's activity and revenue so far (cumulative per elapsed day): read at install + E "
+                "days for the first E days.", tags={"model": "ltv"})
+
 fraud_model_v1 = FeatureService(
     name="fraud_model_v1", features=[fraud_install_features],
     description="The batch fraud classifier's features (ml.fraud_model), read at install + 24 h.",
@@ -97,10 +114,13 @@ fraud_online_v1 = FeatureService(
     name="fraud_online_v1", features=[device_fraud_features, site_fraud_features],
     description="Online install-time fraud context: the device's pre-install features and its site's.")
 ltv_model_v1 = FeatureService(
-    name="ltv_model_v1", features=[campaign_daily_kpis],
-    description="Campaign context for LTV: yesterday's eCPI, installs and fraud shares per campaign.",
-    tags={"model": "ltv_regressor"})
+    name="ltv_model_v1", features=[install_activity],
+    description="The LTV model's features (ml.ltv), read at install + early days.", tags={"model": "ltv_regressor"})
+campaign_context_v1 = FeatureService(
+    name="campaign_context_v1", features=[campaign_daily_kpis],
+    description="Campaign context: yesterday's eCPI, installs and fraud shares per campaign.")
 
 OBJECTS = [install, device, app, media_source, site, campaign, fraud_install_source, fraud_source_source,
-           campaign_daily_source, fraud_install_features, device_fraud_features, site_fraud_features,
-           campaign_daily_kpis, fraud_model_v1, fraud_online_v1, ltv_model_v1]
+           campaign_daily_source, install_activity_source, fraud_install_features, device_fraud_features,
+           site_fraud_features, campaign_daily_kpis, install_activity, fraud_model_v1, fraud_online_v1, ltv_model_v1,
+           campaign_context_v1]

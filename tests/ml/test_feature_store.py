@@ -51,7 +51,8 @@ def _lake(pipeline_run) -> Lake:
 
 def test_pipeline_applied_and_materialized(pipeline_run):
     meta = pipeline_run.summary.metadata
-    assert {"fraud_model_v1", "fraud_online_v1", "ltv_model_v1"} <= set(meta["feast_registry"]["feature_services"])
+    assert set(meta["feast_registry"]["feature_services"]) == {"fraud_model_v1", "fraud_online_v1", "ltv_model_v1",
+                                                               "campaign_context_v1"}
     rows = meta["fraud_online_features"]["rows"]
     installs = pipeline_run.summary.metadata["fraud_features"]["installs"]
     devices = _lake(pipeline_run).read(ff.INSTALL_TABLE, columns=["device_key"]).to_pandas()["device_key"].nunique()
@@ -118,6 +119,22 @@ def test_training_frame_joins_both_offline_stores(pipeline_run, stores):
     assert list(frame["install_id"]) == list(spine["install_id"]) and len(frame) == 300
     assert frame["ip_installs_24h"].notna().all()
     assert set(ff.MODEL_FEATURES) <= set(frame.columns)
+
+
+def test_ltv_frame_from_feast_equals_the_sql_frame(pipeline_run, stores, ch):
+    """The LTV model's features read point in time from Feast (install_activity at install + E
+    days) equal the direct ClickHouse aggregation of the first E days, for every install."""
+    from ml import ltv
+
+    cfg = pipeline_run.op_config["ltv_model"]["config"]
+    early, horizon = cfg["early_days"], cfg["horizon_days"]
+    via_feast = ltv.load_frame(ch, stores["sqlite"], early, horizon).set_index("install_id").sort_index()
+    direct = ltv.load_frame_sql(ch, early, horizon).set_index("install_id").sort_index()
+    assert len(via_feast) == len(direct) > 1000
+    observed = direct["early_observed"].astype(bool)
+    columns = [*ltv.NUMERIC, *ltv.CATEGORICAL, "revenue_usd_horizon", "is_mature"]
+    pd.testing.assert_frame_equal(via_feast.loc[observed, columns], direct.loc[observed, columns], check_dtype=False)
+    assert direct.loc[observed, "revenue_usd_early"].sum() > 0
 
 
 @pytest.mark.parametrize("online", ["sqlite", "redis"])

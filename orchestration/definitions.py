@@ -9,6 +9,7 @@ from assets.fraud import build_fraud_assets
 from assets.ingest import build_ingest_assets
 from assets.ltv import build_ltv_assets
 from assets.mta import build_mta_assets
+from assets.privacy import erasure_job
 from assets.quality import build_quality_checks
 from orchestration.partitions import daily_partitions, hourly_partitions
 from orchestration.resources import build_resources, dbt_manifest
@@ -76,7 +77,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 feast_registry, fraud_online, campaign_online],
         asset_checks=[*fraud_checks, *build_quality_checks(settings.home, hourly, daily)],
         jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, ltv_features_job, training_job, scoring_job,
-              daily_job, reporting_job],
+              daily_job, reporting_job, erasure_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(events_job, minute_of_hour=5, name="hourly_events"),
             dg.build_schedule_from_partitioned_job(cost_job, hour_of_day=2, name="nightly_cost"),

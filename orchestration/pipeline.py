@@ -1,5 +1,6 @@
 """Run the pipeline through Dagster for a range of partitions (`unmogrowp run`, `make demo`)."""
 
+import json
 import os
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -113,3 +114,24 @@ def format_summary(summary: RunSummary, start: datetime, end: datetime) -> str:
     lines.extend(f"  FAILED {step}: {message.splitlines()[0][:300]}" for step, message in summary.failures.items())
     lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
     return "\n".join(lines)
+
+
+
+def run_erasure(settings: Settings, identifiers: list[str], requested_by: str):
+    """`unmogrowp erase`: the erasure job through Dagster (so it is in the run history); returns
+    the report read back from the audit table."""
+    from unmogrowp.lake import Lake
+    from unmogrowp.privacy.erasure import AUDIT_TABLE, ErasureReport
+
+    if settings.clickhouse.managed:
+        manager.start(settings.home, settings.clickhouse.port)
+    result = build_definitions(settings).resolve_job_def("erasure_job").execute_in_process(
+        instance=_instance(), raise_on_error=False,
+        run_config={"ops": {"erase_subject": {"config": {"identifiers": identifiers, "requested_by": requested_by}}}})
+    if not result.success:
+        failures = result.get_step_failure_events()
+        raise RuntimeError(failures[0].event_specific_data.error.message if failures else "erasure failed")
+    request_id = result.output_for_node("erase_subject")
+    row = next(r for r in Lake(settings.lake_uri).read(AUDIT_TABLE).to_pylist() if r["request_id"] == request_id)
+    return ErasureReport(request_id, row["requested_by"], row["requested_at"].isoformat(), json.loads(row["deleted"]),
+                         {}, verified_flag=row["verified"])

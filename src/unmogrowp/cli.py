@@ -81,6 +81,17 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if summary.success else 1
 
 
+def _erase(args: argparse.Namespace) -> int:
+    import json
+
+    from orchestration.pipeline import run_erasure
+
+    report = run_erasure(load_settings(), args.id, args.requested_by)
+    print(json.dumps({"request_id": report.request_id, "deleted": report.deleted, "remaining": report.remaining,
+                      "verified": report.verified}, indent=2))
+    return 0 if report.verified else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="unmogrowp", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -107,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--start", type=_hour, required=True, help="first landing hour (UTC)")
     run.add_argument("--end", type=_hour, required=True, help="end hour, exclusive (UTC)")
     run.set_defaults(func=_run)
+
+    erase = sub.add_parser("erase", help="erase a device or user everywhere (Delta, ClickHouse, Feast) and audit it")
+    erase.add_argument("--id", action="append", required=True,
+                       help="an advertising id, IDFV, Android id or user id (repeatable)")
+    erase.add_argument("--requested-by", required=True, help="who asked (kept in the audit record)")
+    erase.set_defaults(func=_erase)
     return parser
 
 

@@ -22,6 +22,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def private_clickhouse(home: Path):
+    """A local ClickHouse server of one test's own under ``home`` (for tests that change or kill
+    it); returns its state and a client. Stop it with ``manager.stop(home)``."""
+    state, _ = manager.start(home, free_port())
+    return state, clickhouse_connect.get_client(host=state.host, port=state.port)
+
+
 @pytest.fixture(scope="session")
 def clickhouse_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("lakehouse")

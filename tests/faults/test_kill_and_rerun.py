@@ -10,20 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-import clickhouse_connect
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, private_clickhouse
 from tests.faults.driver import END, START, ingest
 from unmogrowp.clickhouse import manager
 from unmogrowp.ingest import events, warehouse
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore
-
-
-def _server(home: Path):
-    state, _ = manager.start(home, free_port())
-    return state, clickhouse_connect.get_client(host=state.host, port=state.port)
 
 
 def _commits(lake_dir: Path, table: str) -> int:
@@ -45,7 +39,7 @@ def clean(generated, tmp_path_factory):
     """An uninterrupted run."""
     out, _ = generated
     home = tmp_path_factory.mktemp("clean")
-    state, client = _server(home)
+    state, client = private_clickhouse(home)
     lake_uri = (home / "lake").as_uri()
     ingest(lake_uri, str(out / "landing"), state.port)
     yield _state(Lake(lake_uri), client)
@@ -63,7 +57,7 @@ def _stage_reached(stage: str, lake_dir: Path, client) -> bool:
 @pytest.mark.parametrize("stage", ["bronze", "silver", "clickhouse"])
 def test_ingestion_killed_mid_run_then_rerun_equals_clean(generated, clean, tmp_path, stage):
     out, _ = generated
-    state, client = _server(tmp_path / "home")
+    state, client = private_clickhouse(tmp_path / "home")
     lake_dir = tmp_path / "lake"
     try:
         proc = subprocess.Popen([sys.executable, "-m", "tests.faults.driver", lake_dir.as_uri(),
@@ -92,7 +86,7 @@ def test_clickhouse_killed_during_a_load_fails_clearly_and_a_retry_is_consistent
     the new ones are inserted."""
     out, _ = generated
     home = tmp_path / "home"
-    state, client = _server(home)
+    state, client = private_clickhouse(home)
     lake = Lake((tmp_path / "lake").as_uri())
     store = LandingStore(str(out / "landing"))
     events.load_bronze(lake, store, events.event_files(store, START, END), START, END)
@@ -112,7 +106,7 @@ def test_clickhouse_killed_during_a_load_fails_clearly_and_a_retry_is_consistent
     message = str(failure.value).lower()
     assert any(w in message for w in ("connection refused", "connection reset", "connection aborted",
                                       "max retries", "failed to establish")), message
-    state, client = _server(home)  # restart on the same data directory
+    state, client = private_clickhouse(home)  # restart on the same data directory
     assert warehouse.load_events(client, lake, START, END) == clean["silver"][0]
     assert _state(lake, client) == clean
     manager.stop(home)

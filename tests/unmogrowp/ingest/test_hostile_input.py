@@ -5,10 +5,9 @@ import gzip
 import json
 from datetime import UTC, datetime, timedelta
 
-import clickhouse_connect
 import pytest
 
-from tests.conftest import free_port
+from tests.conftest import private_clickhouse
 from unmogrowp.clickhouse import manager
 from unmogrowp.ingest import events as ev
 from unmogrowp.ingest import warehouse
@@ -32,8 +31,7 @@ def uid(i: int) -> str:
 def own_clickhouse(tmp_path):
     """A ClickHouse server of this test's own (the load replaces an hour of raw.events)."""
     home = tmp_path / "ch"
-    state, _ = manager.start(home, free_port())
-    client = clickhouse_connect.get_client(host=state.host, port=state.port)
+    _state, client = private_clickhouse(home)
     yield client
     client.close()
     manager.stop(home)

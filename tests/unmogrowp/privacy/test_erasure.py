@@ -5,6 +5,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import clickhouse_connect
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -59,7 +60,7 @@ def _files_containing(root: Path, needles: set[str]) -> list[str]:
 def test_erase_a_device_everywhere(lakehouse, monkeypatch, capsys):
     settings, env = lakehouse
     lake = Lake(settings.lake_uri)
-    ch = manager_client(settings)
+    ch = clickhouse_connect.get_client(host="127.0.0.1", port=settings.clickhouse.port)
     # a device with an attributed install, clicks and app activity
     device_id = ch.command(
         "SELECT any(i.device_id) FROM staging.stg_sdk__installs AS i INNER JOIN marts.fct_installs AS f "
@@ -68,7 +69,7 @@ def test_erase_a_device_everywhere(lakehouse, monkeypatch, capsys):
     subject = erasure.resolve(lake, {device_id})
     assert subject.install_ids and subject.touch_ids and len(subject.event_ids) > 3
     store = fstore.get_store(fstore.StoreTarget.of(settings))
-    device_key = next(iter(subject.device_keys & {r for r in _online_keys(store, subject)}))
+    device_key = next(iter(subject.device_keys & _online_keys(store, subject)))
     silver_before = lake.read(SILVER_EVENTS, columns=["event_id"]).num_rows
     raw_before = ch.command("SELECT count() FROM raw.events")
     assert _files_containing(Path(lake.uri("")), {device_id})
@@ -105,12 +106,6 @@ def test_erase_a_device_everywhere(lakehouse, monkeypatch, capsys):
     again = lake.read(erasure.AUDIT_TABLE).to_pylist()
     assert len(again) == 2 and all(r["verified"] for r in again)
     assert json.loads(sorted(again, key=lambda r: r["requested_at"])[-1]["deleted"]) == {}
-
-
-def manager_client(settings):
-    import clickhouse_connect
-
-    return clickhouse_connect.get_client(host="127.0.0.1", port=settings.clickhouse.port)
 
 
 def _online_keys(store, subject) -> set[str]:

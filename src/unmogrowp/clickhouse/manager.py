@@ -19,6 +19,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from unmogrowp.clickhouse import tenancy
 from unmogrowp.clickhouse.server import SERVER_NAME, port_is_free
 
 
@@ -123,7 +124,8 @@ def start(home: Path, port: int, host: str = "127.0.0.1", timeout_s: float = 60.
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "unmogrowp.clickhouse.server", "--data", str(data),
-                 "--host", host, "--port", str(port), "--state-file", str(_state_file(home))],
+                 "--host", host, "--port", str(port), "--state-file", str(_state_file(home)),
+                 "--tenants", str(tenancy.tenants_path(home))],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
             )
         deadline = time.monotonic() + timeout_s

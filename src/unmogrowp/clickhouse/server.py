@@ -7,6 +7,7 @@ to a ClickHouse server. See README "Local ClickHouse server" for what is and is 
 from __future__ import annotations
 
 import argparse
+import base64
 import contextlib
 import fcntl
 import json
@@ -37,6 +38,7 @@ from unmogrowp.clickhouse.engine import (
     ClickHouseError,
     Engine,
 )
+from unmogrowp.clickhouse import tenancy
 from unmogrowp.clickhouse.statement import (
     STREAMABLE,
     NeedMoreData,
@@ -49,6 +51,7 @@ log = logging.getLogger("unmogrowp.clickhouse")
 
 SERVER_NAME = "unmogrowp-chdb"
 MAX_QUERY_BYTES = 256 * 1024 * 1024
+MAX_URI_BYTES = 1 << 20  # ClickHouse's http_max_uri_size (the standard library stops at 64 KiB)
 READ_CHUNK = 1 << 20
 DEFAULT_SESSION_TIMEOUT_S = 60.0
 MAX_SESSION_TIMEOUT_S = 3600.0
@@ -147,6 +150,7 @@ class Request:
             )
         self.session_timeout = timeout
         self.query_id = params.get("query_id") or secrets.token_hex(16)
+        self.user, self.password = _credentials(params, headers)
         self.wait_end_of_query = params.get("wait_end_of_query") == "1"
         self.query_params = {k[6:]: v for k, v in params.items() if k.startswith("param_")}
         self.settings = {
@@ -263,6 +267,30 @@ class Handler(BaseHTTPRequestHandler):
         return fields
 
     # -- HTTP verbs -----------------------------------------------------------------------
+    def handle_one_request(self):
+        """The standard library's, with ClickHouse's URI limit: clients put query parameters in
+        the URL, so a large ``{ids:Array(String)}`` makes a long request line."""
+        try:
+            self.raw_requestline = self.rfile.readline(MAX_URI_BYTES + 1)
+            if len(self.raw_requestline) > MAX_URI_BYTES:
+                self.requestline, self.request_version, self.command = "", "", ""
+                self.send_error(414)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            method = getattr(self, "do_" + self.command, None)
+            if method is None:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
+                return
+            method()
+            self.wfile.flush()
+        except TimeoutError as e:
+            self.log_error("Request timed out: %r", e)
+            self.close_connection = True
+
     def do_GET(self):
         self._dispatch()
 
@@ -328,6 +356,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _execute(self, req: Request, stmt: Statement, data: Iterator[bytes]) -> None:
         engine = self.server.engine
+        tenant = self._tenant(req)
+        if tenant is not None:
+            with engine.ephemeral() as conn:
+                self._prepare_tenant(conn, req, stmt, tenant)
+                self._run(conn, req, stmt, data)
+            return
         if req.session_id:
             ctx = engine.session(req.session_id, req.session_timeout, req.session_check)
         else:
@@ -336,16 +370,50 @@ class Handler(BaseHTTPRequestHandler):
             conn = holder.connection if req.session_id else holder
             restore = _prepare_context(conn, req, stmt, in_session=bool(req.session_id))
             try:
-                if stmt.has_inline_data:
-                    self._insert(conn, req, stmt, data)
-                elif stmt.kind in STREAMABLE and not req.wait_end_of_query:
-                    self._stream(conn, req, stmt)
-                else:
-                    self._run_whole(conn, req, stmt)
+                self._run(conn, req, stmt, data)
             finally:
                 for sql in restore:
                     with contextlib.suppress(Exception):
                         conn.query(sql, "TabSeparated")
+
+    def _run(self, conn, req: Request, stmt: Statement, data: Iterator[bytes]) -> None:
+        if stmt.has_inline_data:
+            self._insert(conn, req, stmt, data)
+        elif stmt.kind in STREAMABLE and not req.wait_end_of_query:
+            self._stream(conn, req, stmt)
+        else:
+            self._run_whole(conn, req, stmt)
+
+    # -- tenancy (see tenancy.py) ------------------------------------------------------------
+    def _tenant(self, req: Request) -> tenancy.Tenant | None:
+        if req.user in ("", "default"):
+            return None
+        tenant = self.server.tenants.get(req.user)
+        if tenant is None or not tenant.authenticate(req.password):
+            raise ClickHouseError(516, f"{req.user}: Authentication failed: password is incorrect, "
+                                       "or there is no user with such name. (AUTHENTICATION_FAILED)")
+        return tenant
+
+    def _prepare_tenant(self, conn, req: Request, stmt: Statement, tenant: tenancy.Tenant) -> None:
+        """A fresh context: the request's database and settings, the tenant's row filters, then
+        read-only, so nothing the query says can lift them."""
+        if (req.database or "").lower() in ("system", "information_schema"):
+            raise ClickHouseError(497, f"{tenant.name}: Not enough privileges to use database "
+                                       f"{req.database}. (ACCESS_DENIED)")
+        try:
+            tables = tenancy.tenant_tables(lambda sql: _text(conn, sql))
+            if stmt.kind in STREAMABLE:
+                tenancy.check_ast(_text(conn, "EXPLAIN AST " + stmt.sql))
+        except tenancy.TenantError as e:
+            raise ClickHouseError(e.code, str(e)) from None
+        except Exception as e:
+            raise ClickHouseError.from_chdb(e) from None
+        _prepare_context(conn, req, stmt, in_session=False)
+        try:
+            for sql in tenancy.context_sql(tables, tenant):
+                _text(conn, sql)
+        except Exception as e:
+            raise ClickHouseError.from_chdb(e) from None
 
     def _insert(self, conn, req: Request, stmt: Statement, data: Iterator[bytes]) -> None:
         start = time.perf_counter_ns()
@@ -465,6 +533,20 @@ def _prepare_context(conn, req: Request, stmt: Statement, in_session: bool) -> l
     return restore
 
 
+def _credentials(params: dict[str, str], headers) -> tuple[str, str]:
+    """The user and password of a request: URL parameters, X-ClickHouse-User/Key, or Basic auth."""
+    user = params.get("user") or headers.get("X-ClickHouse-User")
+    password = params.get("password") or headers.get("X-ClickHouse-Key")
+    auth = headers.get("Authorization", "")
+    if auth.startswith("Basic ") and not user:
+        try:
+            user, _, password = base64.b64decode(auth[6:]).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise ClickHouseError(516, "Authentication failed: malformed Authorization header. "
+                                       "(AUTHENTICATION_FAILED)") from None
+    return user or "", password or ""
+
+
 def _text(conn, sql: str) -> str:
     return conn.query(sql, "TabSeparated").bytes().decode()
 
@@ -481,8 +563,9 @@ class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, engine: Engine):
+    def __init__(self, host: str, port: int, engine: Engine, tenants_file: str | None = None):
         self.engine = engine
+        self.tenants = tenancy.Registry(Path(tenants_file) if tenants_file else None)
         self._active = 0
         self._active_cv = threading.Condition()
         super().__init__((host, port), Handler)
@@ -525,13 +608,14 @@ def _lock_data_dir(data_path: Path):
 
 
 def serve(data_path: str, host: str = "127.0.0.1", port: int = 18123,
-          state_file: str | None = None, drain_timeout_s: float = 30.0) -> None:
+          state_file: str | None = None, drain_timeout_s: float = 30.0,
+          tenants_file: str | None = None) -> None:
     """Run the server in the foreground until SIGTERM/SIGINT, then shut down cleanly."""
     lock = _lock_data_dir(Path(data_path))
     try:
         engine = Engine(data_path)
         try:
-            httpd = LocalServer(host, port, engine)
+            httpd = LocalServer(host, port, engine, tenants_file)
         except OSError as e:
             engine.close()
             raise SystemExit(f"error: cannot listen on {host}:{port}: {e.strerror}") from None
@@ -584,11 +668,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=18123)
     parser.add_argument("--state-file")
+    parser.add_argument("--tenants", help="tenant users file (tenancy.py); read again when it changes")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    serve(args.data, args.host, args.port, args.state_file)
+    serve(args.data, args.host, args.port, args.state_file, tenants_file=args.tenants)
 
 
 if __name__ == "__main__":

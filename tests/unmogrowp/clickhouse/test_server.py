@@ -244,6 +244,13 @@ def test_large_parameters_arrive_as_form_fields(ch, url):
     assert r.status_code == 500 and "External data" in r.text
 
 
+def test_long_urls_up_to_clickhouses_limit(ch, url):
+    """command() puts parameters in the URL; ClickHouse accepts 1 MiB of it (http_max_uri_size)."""
+    ids = [f"device-{i:08d}" for i in range(20_000)]  # about 380 KB of URL
+    assert ch.command("SELECT length({ids:Array(String)})", parameters={"ids": ids}) == 20_000
+    assert requests.get(url, params={"query": "SELECT 1", "param_x": "a" * (1 << 20)}).status_code == 414
+
+
 def test_database_parameter_and_query_id(url):
     assert q(url, "CREATE DATABASE IF NOT EXISTS other").ok
     resp = requests.post(url, params={"database": "other", "query_id": "my-query-1"},

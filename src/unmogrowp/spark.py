@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 
 _lock = threading.Lock()
@@ -26,6 +27,8 @@ def get_spark():
         if remote:
             builder = builder.remote(remote)
         else:
+            # Python UDF workers run in this environment (pandas, pyarrow), not the system's python3
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
             builder = (builder.master(os.environ.get("UNMOGROWP_SPARK_MASTER", "local[*]"))
                        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
                        .config("spark.driver.memory", os.environ.get("UNMOGROWP_SPARK_DRIVER_MEMORY", "6g"))

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-import os
 from datetime import datetime, timedelta
 
 from unmogrowp.ingest.events import SILVER_EVENTS
 from unmogrowp.lake import Lake
+from unmogrowp.privacy.keys import privacy_key
 
 INSTALL_TABLE = "features/fraud_install_features"
 SOURCE_TABLE = "features/fraud_source_features"
@@ -33,8 +33,26 @@ MS_H = 3_600_000
 
 
 def device_key_salt() -> str:
-    """The salt of the hashed device key; the same variable feeds dbt's ``device_key`` macro."""
-    return os.environ.get("UNMOGROWP_DEVICE_KEY_SALT", "local-dev-salt")
+    """The key of the hashed device key; the same variable feeds dbt's ``device_key`` macro."""
+    return privacy_key()
+
+
+def _ip_columns(ip):
+    """The keyed hash and the truncated network of an IP column: what leaves the features job."""
+    from pyspark import cloudpickle
+    from pyspark.sql import functions as F
+    from pyspark.sql.functions import pandas_udf
+
+    from unmogrowp.privacy import keys
+
+    cloudpickle.register_pickle_by_value(keys)  # Python workers need not import this package
+
+    @pandas_udf("string")
+    def network(s):
+        return s.map(keys.truncate_ip, na_action="ignore")
+
+    key = F.sha2(F.concat_ws(":", F.lit(privacy_key()), F.lit("ip"), ip), 256)
+    return F.when(ip.isNotNull(), key).alias("ip_key"), network(ip).alias("ip_network")
 
 
 @dataclass(frozen=True)
@@ -247,7 +265,8 @@ def install_features(spark, events, anonymous_cidrs: list[str], start: datetime,
         # dbt's device_key: sha256(salt:app:idfv|android_id|device_id|event:<install id>), the Feast device entity
         F.sha2(F.concat_ws(":", F.lit(device_key_salt()), "app_id",
                            F.coalesce("dkey", F.concat(F.lit("event:"), "install_id"))), 256).alias("device_key"),
-        "device_id", "ip", "user_agent", "os_version", "country",
+        # raw device ids and IPs stop here (SPEC §8): a keyed hash and the /24 (/48) network
+        *_ip_columns(F.col("ip")), "user_agent", "os_version", "country",
         F.col("touch_id").alias("last_click_touch_id"), "media_source", "campaign_id", "site_id",
         ctit.cast("double").alias("ctit_s"), F.log1p(ctit).alias("log_ctit"),
         F.when(F.col("c_ts").isNull(), None)
@@ -294,8 +313,8 @@ def source_features(spark, events, installs_feat, start: datetime, end: datetime
         F.count("*").alias("installs"),
         F.avg((F.col("ctit_s") < 10).cast("double")).alias("share_ctit_lt_10s"),
         F.avg((F.col("ctit_s") > 86400).cast("double")).alias("share_ctit_gt_24h"),
-        (F.count("*") / F.countDistinct("ip")).alias("installs_per_ip"),
-        (F.countDistinct("device_id") / F.countDistinct("ip")).alias("devices_per_ip"),
+        (F.count("*") / F.countDistinct("ip_key")).alias("installs_per_ip"),
+        (F.countDistinct("device_key") / F.countDistinct("ip_key")).alias("devices_per_ip"),
         F.avg((F.col("sessions_24h") > 0).cast("double")).alias("activity_rate_24h")))
 
     # KS distance of the source's log-CTIT distribution to the app's (all its matched installs)

@@ -22,9 +22,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import DeltaTable
 
-from unmogrowp.fraud.features import device_key_salt
 from unmogrowp.ingest.events import SILVER_EVENTS
 from unmogrowp.lake import Lake
+from unmogrowp.privacy.keys import device_key, privacy_key
 
 AUDIT_TABLE = "audit/erasures"
 IDENTIFIER_COLUMNS = ("device_id", "idfv", "android_id", "user_id")
@@ -68,11 +68,6 @@ class ErasureReport:
         return self.verified_flag if self.verified_flag is not None else not any(self.remaining.values())
 
 
-def _device_key(app_id: str, dkey: str | None, event_id: str) -> str:
-    value = dkey if dkey is not None else f"event:{event_id}"
-    return hashlib.sha256(f"{device_key_salt()}:{app_id}:{value}".encode()).hexdigest()
-
-
 def resolve(lake: Lake, identifiers: set[str]) -> Subject:
     """The identifiers seen with the requested ones (to a fixed point), and the person's keys."""
     cols = ["event_id", "app_id", "event_type", "touch_id", *IDENTIFIER_COLUMNS]
@@ -94,7 +89,7 @@ def resolve(lake: Lake, identifiers: set[str]) -> Subject:
         if r["touch_id"]:
             subject.touch_ids.add(r["touch_id"])
         dkey = r["idfv"] or r["android_id"] or r["device_id"]
-        subject.device_keys.add(_device_key(r["app_id"], dkey, r["event_id"]))
+        subject.device_keys.add(device_key(r["app_id"], dkey, r["event_id"]))
     return subject
 
 
@@ -112,15 +107,10 @@ def _raw_line_hits(table: pa.Table, strings: set[str]) -> pa.Array:
     return hit
 
 
-def _delta_tables(lake: Lake) -> list[str]:
-    root = Path(lake.uri(""))
-    return sorted(str(p.parent.relative_to(root)) for p in root.rglob("_delta_log") if p.is_dir())
-
-
 def erase_delta(lake: Lake, subject: Subject) -> dict[str, int]:
     """Delete the subject's rows from every Delta table, then vacuum (older versions go too)."""
     deleted = {}
-    for name in _delta_tables(lake):
+    for name in lake.tables():
         dt = DeltaTable(lake.uri(name), storage_options=lake.storage_options or None)
         schema = dt.schema().to_arrow()
         names = set(schema.names)
@@ -240,7 +230,7 @@ def _online_remaining(store, subject: Subject) -> dict[str, int]:
 def remaining(lake: Lake, client, store, subject: Subject) -> dict[str, int]:
     """Rows still matching the subject in every store (all 0 after an erasure)."""
     out = {}
-    for name in _delta_tables(lake):
+    for name in lake.tables():
         table = lake.read(name)
         hit = pa.array([False] * table.num_rows)
         for c in (*IDENTIFIER_COLUMNS, *KEY_COLUMNS):
@@ -265,7 +255,7 @@ def erase(lake: Lake, client, store, identifiers: list[str], requested_by: str) 
         deleted.update(erase_online(store, subject))
     report = ErasureReport(str(uuid.uuid4()), requested_by, requested_at.isoformat(), deleted,
                            {k: v for k, v in remaining(lake, client, store, subject).items() if v})
-    salt = os.environ.get("UNMOGROWP_AUDIT_SALT", device_key_salt())
+    salt = os.environ.get("UNMOGROWP_AUDIT_SALT", privacy_key())
     lake.append(AUDIT_TABLE, pa.table({
         "request_id": [report.request_id], "requested_by": [requested_by], "requested_at": [requested_at],
         "completed_at": [datetime.now(UTC)],

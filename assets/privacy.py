@@ -1,4 +1,7 @@
-"""Erasure as a Dagster job: one op, configured with the identifiers and the requester."""
+"""Privacy jobs: erasure (one op, configured with the identifiers and the requester) and the
+nightly retention limit on raw identifiers."""
+
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -31,3 +34,45 @@ def erase_subject(context: dg.OpExecutionContext, config: ErasureConfig, lake: L
 @dg.job(name=ERASURE_JOB, description="Erase a device or user everywhere (GDPR/CCPA) and write the audit record.")
 def erasure_job():
     erase_subject()
+
+
+RETENTION_JOB = "retention_job"
+
+
+class RetentionConfig(dg.Config):
+    as_of: str = ""  # YYYY-MM-DD the limits count back from; empty = today (UTC)
+    raw_days: int = 30  # landing lines and full IPs
+    silver_days: int = 395  # silver rows and their ClickHouse mirror
+
+
+@dg.op(tags={"kind": "privacy"})
+def apply_retention(context: dg.OpExecutionContext, config: RetentionConfig, lake: LakeResource,
+                    clickhouse: ClickHouseResource) -> dg.Output:
+    """Deletes bronze and quarantined landing lines older than raw_days, truncates silver's (and
+    raw.events') IPs of that age to their networks, and deletes silver rows older than silver_days."""
+    from unmogrowp.privacy import retention
+
+    as_of = date.fromisoformat(config.as_of) if config.as_of else datetime.now(UTC).date()
+    policy = retention.RetentionPolicy(config.raw_days, config.silver_days)
+    report = retention.apply(lake.get_lake(), clickhouse.get_client(), as_of, policy)
+    context.log.info(f"retention as of {as_of}: deleted {report.deleted}, {report.ips_truncated} IPs truncated")
+    return dg.Output(report.ips_truncated, metadata={
+        "as_of": as_of.isoformat(), "raw_cutoff": report.raw_cutoff, "silver_cutoff": report.silver_cutoff,
+        "deleted": dg.MetadataValue.json(report.deleted), "ips_truncated": report.ips_truncated,
+        "dates_truncated": dg.MetadataValue.json(report.dates_truncated)})
+
+
+def build_retention(raw_days: int, silver_days: int) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
+    """The retention job (defaults from the settings) and its nightly schedule (as of the tick's day)."""
+    @dg.job(name=RETENTION_JOB, description="Retention limit on raw identifiers: landing lines, full IPs, silver rows.",
+            config={"ops": {"apply_retention": {"config": {"raw_days": raw_days, "silver_days": silver_days}}}})
+    def retention_job():
+        apply_retention()
+
+    @dg.schedule(job=retention_job, cron_schedule="15 5 * * *", name="nightly_retention", execution_timezone="UTC")
+    def nightly_retention(context: dg.ScheduleEvaluationContext):
+        day = context.scheduled_execution_time.date().isoformat()
+        return dg.RunRequest(run_key=day, run_config={"ops": {"apply_retention": {"config": {
+            "as_of": day, "raw_days": raw_days, "silver_days": silver_days}}}})
+
+    return retention_job, nightly_retention

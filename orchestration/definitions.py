@@ -9,7 +9,7 @@ from assets.fraud import build_fraud_assets
 from assets.ingest import build_ingest_assets
 from assets.ltv import build_ltv_assets
 from assets.mta import build_mta_assets
-from assets.privacy import erasure_job
+from assets.privacy import build_retention, erasure_job
 from assets.quality import build_quality_checks
 from orchestration.partitions import daily_partitions, hourly_partitions
 from orchestration.resources import build_resources, dbt_manifest
@@ -70,6 +70,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     reporting_job = dg.define_asset_job(
         REPORTING_JOB, selection=dg.AssetSelection.assets(dbt_reporting),
         description="Reporting views over the marts.")
+    retention_job, nightly_retention = build_retention(settings.retention_raw_days, settings.retention_silver_days)
     return dg.Definitions(
         assets=[*dg.load_assets_from_modules([warehouse]), *ingest, dbt_setup, features, decisions, dbt_attribution,
                 fraud_model, fraud_scores, click_model, dbt_ltv_features, ltv_model, ltv_predictions, dbt_daily, *mta,
@@ -77,7 +78,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                 feast_registry, fraud_online, campaign_online],
         asset_checks=[*fraud_checks, *build_quality_checks(settings.home, hourly, daily)],
         jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, ltv_features_job, training_job, scoring_job,
-              daily_job, reporting_job, erasure_job],
+              daily_job, reporting_job, erasure_job, retention_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(events_job, minute_of_hour=5, name="hourly_events"),
             dg.build_schedule_from_partitioned_job(cost_job, hour_of_day=2, name="nightly_cost"),
@@ -95,6 +96,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                                        hourly=True, first=settings.partitions_start),
             build_restatement_schedule(daily_job, "nightly_marts", "30 3 * * *", days=31, hourly=False,
                                        first=settings.partitions_start),
+            nightly_retention,
         ],
         sensors=[build_landing_sensor(events_job, cost_job, running=not settings.is_local)],
         resources=build_resources(settings),

@@ -30,6 +30,14 @@ def private_clickhouse(home: Path):
 
 
 @pytest.fixture(scope="session")
+def spark():
+    """The shared local Spark session (starting one takes about 14 s)."""
+    from unmogrowp.spark import get_spark
+
+    return get_spark()
+
+
+@pytest.fixture(scope="session")
 def clickhouse_home(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("lakehouse")
 

@@ -53,6 +53,9 @@ class Settings:
     feast_online: str = "sqlite"
     feast_redis_url: str = ""
     feast_registry_path: str = ""  # SQL registry URL with redis
+    # retention of raw identifiers (privacy/retention.py): landing lines and full IPs, silver rows
+    retention_raw_days: int = 30
+    retention_silver_days: int = 395
 
     @property
     def is_local(self) -> bool:
@@ -110,4 +113,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                     mlflow_artifact_root=environ.get("MLFLOW_ARTIFACT_ROOT") or "",
                     feast_online="redis" if environ.get("FEAST_REDIS_CONNECTION") else "sqlite",
                     feast_redis_url=environ.get("FEAST_REDIS_CONNECTION") or "",
-                    feast_registry_path=environ.get("FEAST_REGISTRY_PATH") or "")
+                    feast_registry_path=environ.get("FEAST_REGISTRY_PATH") or "",
+                    retention_raw_days=int(environ.get("UNMOGROWP_RETENTION_RAW_DAYS") or 30),
+                    retention_silver_days=int(environ.get("UNMOGROWP_RETENTION_SILVER_DAYS") or 395))

@@ -11,9 +11,3 @@ def mlflow_home(tmp_path):
     yield tmp_path
     mlflow.set_tracking_uri(None)
 
-
-@pytest.fixture(scope="module")
-def spark():
-    from unmogrowp.spark import get_spark
-
-    return get_spark()

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -132,3 +133,16 @@ def test_warehouse_databases_materializes_against_the_local_server(ch, clickhous
     assert mat.metadata["databases"].data == ["analytics", "raw"]
     assert ch.query("SELECT name FROM system.databases WHERE name IN ('raw', 'analytics') ORDER BY name").result_rows \
         == [("analytics",), ("raw",)]
+
+
+def test_retention_schedule_counts_back_from_its_tick(tmp_path):
+    settings = load_settings({"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_RETENTION_RAW_DAYS": "14"})
+    defs = build_definitions(settings)
+    schedule = defs.resolve_schedule_def("nightly_retention")
+    tick = datetime(2026, 11, 30, 5, 15, tzinfo=UTC)
+    with dg.build_schedule_context(scheduled_execution_time=tick) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.run_key == "2026-11-30"
+    assert request.run_config["ops"]["apply_retention"]["config"] == {
+        "as_of": "2026-11-30", "raw_days": 14, "silver_days": 395}
+    assert defs.resolve_job_def("retention_job").name == "retention_job"

@@ -40,6 +40,11 @@ def build_features(spark, lake: Lake, start: date, end: date) -> dict:
     lo, hi = _bounds(start, end)
     events = ff.read_silver(spark, lake, lo, hi).cache()
     try:
+        if events.where("ip LIKE '%/%'").limit(1).count():
+            raise ValueError(
+                f"silver IPs of the events behind install dates {start}..{end} were truncated by the "
+                "retention limit (privacy/retention.py): IP features cannot be recomputed for them; "
+                "keep the stored features of those days")
         inst = ff.install_features(spark, events, anonymous_cidrs(), lo, hi).cache()
         v1 = lake.spark_write(inst, ff.INSTALL_TABLE, mode="overwrite", predicate=dates_predicate(start, end),
                               partition_by=["install_date"])

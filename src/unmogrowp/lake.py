@@ -56,6 +56,27 @@ class Lake:
         except TableNotFoundError:
             return None
 
+    def tables(self) -> list[str]:
+        """Every Delta table under the root (a directory holding ``_delta_log``), local or on S3."""
+        if not self._root.startswith("s3://"):
+            from pathlib import Path
+
+            root = Path(self._root)
+            return sorted(str(p.parent.relative_to(root)) for p in root.rglob("_delta_log") if p.is_dir())
+        import boto3
+
+        bucket, _, prefix = self._root[len("s3://"):].partition("/")
+        prefix = f"{prefix}/" if prefix else ""
+        endpoint = self.storage_options.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or None
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        found = set()
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"][len(prefix):]
+                if "/_delta_log/" in f"/{key}":
+                    found.add(f"/{key}".split("/_delta_log/")[0].strip("/"))
+        return sorted(found)
+
     def exists(self, table: str) -> bool:
         return self.table(table) is not None
 

@@ -1,10 +1,14 @@
 """The same code on S3: moto's standalone server on loopback stands in for the bucket."""
 
+import io
 import json
 from datetime import UTC, date, datetime, timedelta
 
 import boto3
 import dagster as dg
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 import pytest
 
 from orchestration.definitions import EVENTS_JOB, build_definitions
@@ -35,6 +39,23 @@ def s3():
     server.stop()
 
 
+def _files_holding(s3, needle: str) -> list[str]:
+    """Parquet files under lake/ (current or not) with a text or binary value containing ``needle``,
+    read decoded (pages are compressed)."""
+    found = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket="lakehouse", Prefix="lake/"):
+        for key in (o["Key"] for o in page.get("Contents", []) if o["Key"].endswith(".parquet")):
+            table = pq.read_table(io.BytesIO(s3.get_object(Bucket="lakehouse", Key=key)["Body"].read()))
+            for column in table.columns:
+                if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+                    column = pc.cast(column, pa.large_string())
+                if (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)) \
+                        and pc.any(pc.match_substring(column, needle)).as_py():
+                    found.append(key)
+                    break
+    return found
+
+
 def test_landing_bronze_and_silver_on_s3(s3, tmp_path):
     generate("s3://lakehouse/demo", 1, date(2026, 9, 1), date(2026, 9, 1), seed=5,
              config=SimConfig(installs_per_day=150), progress=False, truncated_file_share=0.0)
@@ -61,3 +82,16 @@ def test_landing_bronze_and_silver_on_s3(s3, tmp_path):
     assert lake.read(ev.SILVER_EVENTS, columns=["event_id"]).num_rows == silver.loaded
     logs = s3.list_objects_v2(Bucket="lakehouse", Prefix="lake/silver/events/_delta_log/")["Contents"]
     assert any(o["Key"].endswith("00000000000000000000.json") for o in logs)
+
+    # erasure finds the tables through the object store and leaves no file holding the device
+    from unmogrowp.privacy import erasure
+
+    assert lake.tables() == [ev.BRONZE_EVENTS, ev.SILVER_EVENTS, ev.QUARANTINE_EVENTS]
+    device = next(d for d in lake.read(ev.SILVER_EVENTS, columns=["device_id"])["device_id"].to_pylist() if d)
+    assert _files_holding(s3, device)
+    subject = erasure.resolve(lake, {device})
+    deleted = erasure.erase_delta(lake, subject)
+    assert deleted[f"delta:{ev.SILVER_EVENTS}"] == len(subject.event_ids) > 0
+    assert deleted[f"delta:{ev.BRONZE_EVENTS}"] >= len(subject.event_ids)
+    assert device not in lake.read(ev.SILVER_EVENTS, columns=["device_id"])["device_id"].to_pylist()
+    assert _files_holding(s3, device) == []

@@ -1,6 +1,6 @@
-"""Fault tolerance with real components: a run killed in the middle of bronze, silver or a
-ClickHouse load, then re-run, equals an uninterrupted run; a ClickHouse server killed during a
-load fails the load with a clear error and a retry after restart is consistent."""
+"""Fault tolerance with real components: a run killed in the middle of bronze, silver, a
+ClickHouse load or a dbt model, then re-run, equals an uninterrupted run; a ClickHouse server
+killed during a load fails the load with a clear error and a retry after restart is consistent."""
 
 import os
 import signal
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.resources import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from tests.conftest import REPO, private_clickhouse
 from tests.faults.driver import END, START, ingest
 from unmogrowp.clickhouse import manager
@@ -79,6 +80,39 @@ def _state_or_none(lake, client):
         return _state(lake, client)
     except Exception:
         return None
+
+
+_MODEL_INSERTS = ("SELECT count() FROM system.processes WHERE query_id != queryID() "
+                  "AND query ILIKE '%insert into%fct_installs%'")
+
+
+def test_dbt_model_killed_mid_run_then_rerun_equals(pipeline_run, ch):
+    """`dbt run` of fct_installs SIGKILLed while its INSERT runs on the server; the re-run
+    restores the same rows."""
+    checksum = "SELECT count(), sum(cityHash64(*)) FROM marts.fct_installs"
+    before = ch.query(checksum).result_rows
+    env = {**os.environ, "UNMOGROWP_CLICKHOUSE_PORT": str(pipeline_run.settings.clickhouse.port),
+           "LAKEHOUSE_ENV": "local"}
+    args = [str(DBT_EXECUTABLE), "run", "--select", "fct_installs", "--project-dir", str(DBT_PROJECT_DIR),
+            "--profiles-dir", str(DBT_PROJECT_DIR)]
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline, seen = time.monotonic() + 180, False
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ch.command(_MODEL_INSERTS):  # the poll excludes itself (its own text names the model)
+            seen = True
+            break
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(30)
+    assert seen, "dbt never reached the model's INSERT"
+    assert proc.returncode == -signal.SIGKILL
+    # ClickHouse finishes a statement whose client died (as a real server does); a retry starts
+    # once it is gone, or the orphan's rows would land after the retry's delete
+    while ch.command(_MODEL_INSERTS):
+        time.sleep(0.1)
+    rerun = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stdout[-2000:]
+    assert ch.query(checksum).result_rows == before
 
 
 def test_clickhouse_killed_during_a_load_fails_clearly_and_a_retry_is_consistent(generated, clean, tmp_path):

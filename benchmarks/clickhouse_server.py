@@ -1,4 +1,5 @@
-"""Local ClickHouse server vs in-process chDB: rows/s for a 10M-row insert and select.
+"""Local ClickHouse server vs in-process chDB: rows/s for a 10M-row insert and select, and the
+round trip of a tiny query.
 
 Run: `make bench` (or `.venv/bin/python benchmarks/clickhouse_server.py --rows 10000000 --repeat 3`).
 Both sides move the same Native-format bytes, so the ratio is the cost of the HTTP hop; the
@@ -81,6 +82,14 @@ def main() -> None:
             results.setdefault("insert df server", []).append(
                 timed(lambda i=i: client.insert_df(f"d{i}", df)))
         assert client.command("SELECT count() FROM t0") == n
+        # round trip of a tiny query on a keep-alive connection (what dbt and Feast mostly send)
+        trips = []
+        for _ in range(200):
+            t0 = time.perf_counter()
+            client.query("SELECT 1")
+            trips.append(time.perf_counter() - t0)
+        trips.sort()
+        print(f"SELECT 1 round trip: median {trips[100] * 1000:.1f} ms, p99 {trips[197] * 1000:.1f} ms")
     finally:
         manager.stop(home)
         shutil.rmtree(work, ignore_errors=True)

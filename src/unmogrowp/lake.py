@@ -29,9 +29,8 @@ def storage_options_from_env(uri: str, environ: Mapping[str, str] | None = None)
     endpoint = opts.get("aws_endpoint_url", "")
     if endpoint.startswith("http://"):
         opts["aws_allow_http"] = "true"
-    # One writer per table (Dagster runs one materialization of a partition at a time); S3
-    # without a lock provider needs this acknowledged.
-    opts.setdefault("aws_s3_allow_unsafe_rename", "true")
+    # No aws_s3_allow_unsafe_rename: delta-rs commits with S3's conditional put (If-None-Match),
+    # so concurrent writers (a backfill beside the hourly runs) are safe without a lock table.
     return opts
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pyarrow as pa
@@ -58,8 +59,6 @@ class Lake:
     def tables(self) -> list[str]:
         """Every Delta table under the root (a directory holding ``_delta_log``), local or on S3."""
         if not self._root.startswith("s3://"):
-            from pathlib import Path
-
             root = Path(self._root)
             return sorted(str(p.parent.relative_to(root)) for p in root.rglob("_delta_log") if p.is_dir())
         import boto3

@@ -32,11 +32,6 @@ KS_BINS = 48  # log-CTIT histogram bins for the KS distance
 MS_H = 3_600_000
 
 
-def device_key_salt() -> str:
-    """The key of the hashed device key; the same variable feeds dbt's ``device_key`` macro."""
-    return privacy_key()
-
-
 def _ip_columns(ip):
     """The keyed hash and the truncated network of an IP column: what leaves the features job."""
     from pyspark import cloudpickle
@@ -262,8 +257,8 @@ def install_features(spark, events, anonymous_cidrs: list[str], start: datetime,
     out = out.select(
         "install_id", "app_id", F.to_date(F.timestamp_millis("i_ts")).cast("string").alias("install_date"),
         F.timestamp_millis("i_ts").alias("install_ts"),
-        # dbt's device_key: sha256(salt:app:idfv|android_id|device_id|event:<install id>), the Feast device entity
-        F.sha2(F.concat_ws(":", F.lit(device_key_salt()), "app_id",
+        # dbt's device_key: sha256(key:app:idfv|android_id|device_id|event:<install id>), the Feast device entity
+        F.sha2(F.concat_ws(":", F.lit(privacy_key()), "app_id",
                            F.coalesce("dkey", F.concat(F.lit("event:"), "install_id"))), 256).alias("device_key"),
         # raw device ids and IPs stop here (SPEC §8): a keyed hash and the /24 (/48) network
         *_ip_columns(F.col("ip")), "user_agent", "os_version", "country",

@@ -5,14 +5,50 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 from unmogrowp.clickhouse import manager
-from unmogrowp.config import ConfigError, load_settings
+from unmogrowp.config import ConfigError, Settings, load_settings
+
+HOUR_FORMATS = "YYYY-MM-DD, YYYY-MM-DDTHH, YYYY-MM-DDTHH:00 or Dagster's YYYY-MM-DD-HH:00, UTC"
+
+
+class UsageError(ValueError):
+    """Bad input found after parsing; reported like an argparse error (exit 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argparse parser whose errors are one line on stderr (no usage block), exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {_one_line(message)}\n")
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Ends every option's help with "(required)" or its default."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.required and action.option_strings:
+            return f"{text} (required)"
+        if action.default is None or "default" in text:
+            return text  # a None default is explained in the help text itself
+        return super()._get_help_string(action)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as e:  # e.g. a port or retention variable that is not a number
+        raise ConfigError(f"environment: {e}") from e
 
 
 def _clickhouse(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = _settings()
     ch = settings.clickhouse
     if not ch.managed:
         print(f"LAKEHOUSE_ENV={settings.env} uses the ClickHouse server at {ch.url}; "
@@ -39,7 +75,10 @@ def _clickhouse(args: argparse.Namespace) -> int:
 
 
 def _date(text: str) -> date:
-    return date.fromisoformat(text)
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date: expected YYYY-MM-DD") from None
 
 
 def _hour(text: str) -> datetime:
@@ -47,17 +86,91 @@ def _hour(text: str) -> datetime:
     t = text.strip().replace(" ", "T")
     if len(t) == 16 and t[10] == "-":  # Dagster's partition key form
         t = t[:10] + "T" + t[11:]
-    parsed = datetime.fromisoformat(t if len(t) != 13 else t + ":00")
-    if parsed.minute or parsed.second:
-        raise argparse.ArgumentTypeError(f"{text}: give a whole hour")
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    try:
+        parsed = datetime.fromisoformat(t if len(t) != 13 else t + ":00")
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an hour: expected {HOUR_FORMATS}") from None
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    if parsed.minute or parsed.second or parsed.microsecond:  # checked in UTC: partitions are UTC hours
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole hour: minutes and seconds must be 0")
+    return parsed
+
+
+def _int_from(low: int, high: int | None = None):
+    """An argparse type: a whole number in [low, high]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise argparse.ArgumentTypeError(f"{text!r}: expected a whole number {bound}")
+        return value
+
+    return parse
+
+
+def _text(text: str) -> str:
+    if not text.strip():
+        raise argparse.ArgumentTypeError("expected a non-empty value")
+    return text.strip()
+
+
+def _fmt_hour(t: datetime) -> str:
+    return f"{t:%Y-%m-%dT%H:00}"
+
+
+def _validate_generate(args: argparse.Namespace) -> None:
+    if args.start > args.end:
+        raise UsageError(f"--start {args.start} is after --end {args.end} (--end is the last day, inclusive)")
+
+
+def _validate_run(args: argparse.Namespace, settings: Settings) -> None:
+    """Refuse a range or landing zone the pipeline cannot use, before anything is started or written."""
+    if args.start >= args.end:
+        raise UsageError(f"--start {_fmt_hour(args.start)} is not before --end {_fmt_hour(args.end)} "
+                         "(--end is exclusive: the last hour run is --end minus one hour)")
+    try:
+        first = datetime.combine(date.fromisoformat(settings.partitions_start), datetime.min.time(), UTC)
+    except ValueError:
+        raise ConfigError(f"UNMOGROWP_PARTITIONS_START={settings.partitions_start!r}: expected YYYY-MM-DD") from None
+    if args.start < first:
+        raise UsageError(f"--start {_fmt_hour(args.start)} is before the first partition {_fmt_hour(first)} UTC "
+                         "(set UNMOGROWP_PARTITIONS_START=YYYY-MM-DD to move it)")
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    if args.end > now:  # the last hourly partition is the last whole hour
+        raise UsageError(f"--end {_fmt_hour(args.end)} is after the current hour {_fmt_hour(now)} UTC: "
+                         "hours that have not ended have no partition yet")
+    _check_landing(args.landing or settings.landing_uri,
+                   "--landing" if args.landing else "the landing zone (UNMOGROWP_LANDING_URI)")
+
+
+def _check_landing(uri: str, what: str) -> None:
+    from unmogrowp.landing import LandingStore, is_event_key
+
+    expected = "expected a landing root with event batches under events/ (see `unmogrowp generate`)"
+    store = LandingStore(uri)
+    if not store.is_s3 and not store.path.is_dir():
+        state = "is not a directory" if store.path.exists() else "does not exist"
+        raise UsageError(f"{what} {uri} {state}: {expected}")
+    try:
+        keys = [f.key for f in store.list("events/")]
+    except Exception as e:  # S3: no bucket, no credentials, endpoint down
+        raise UsageError(f"{what} {uri} cannot be listed ({type(e).__name__}: {e})") from e
+    if not any(is_event_key(k) for k in keys):
+        raise UsageError(f"{what} {uri} holds no event batches under "
+                         f"events/app_id=<app>/dt=<YYYY-MM-DD>/hr=<HH>/: {expected}")
 
 
 def _generate(args: argparse.Namespace) -> int:
+    _validate_generate(args)
+    settings = _settings()
+
     from unmogrowp.generator.simulate import SimConfig
     from unmogrowp.generator.writer import generate
 
-    settings = load_settings()
     out = args.out or str(settings.home)
     t0 = time.perf_counter()
     result = generate(out, args.apps, args.start, args.end, args.seed,
@@ -72,67 +185,92 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from orchestration.pipeline import format_summary, run_pipeline
+    settings = _settings()
+    _validate_run(args, settings)
 
-    settings = load_settings()
-    end = args.end if args.end > args.start else args.start + timedelta(hours=1)
-    summary = run_pipeline(settings, args.start, end, landing_uri=args.landing)
-    print(format_summary(summary, args.start, end))
+    from orchestration.launcher import Progress
+    from orchestration.pipeline import PIPELINE_JOBS, dagster_home, format_summary, run_pipeline
+
+    print(f"launching {len(PIPELINE_JOBS)} runs on the Dagster instance in {dagster_home(settings)} "
+          "(logs: the Dagster UI, `make dev`)", file=sys.stderr)
+    summary = run_pipeline(settings, args.start, args.end, landing_uri=args.landing,
+                           progress=Progress(len(PIPELINE_JOBS), stream=sys.stderr))
+    print(format_summary(summary, args.start, args.end))
     return 0 if summary.success else 1
 
 
 def _erase(args: argparse.Namespace) -> int:
     import json
 
+    settings = _settings()
+
     from orchestration.pipeline import run_erasure
 
-    report = run_erasure(load_settings(), args.id, args.requested_by)
+    report = run_erasure(settings, args.id, args.requested_by)
     print(json.dumps({"request_id": report.request_id, "deleted": report.deleted, "remaining": report.remaining,
                       "verified": report.verified}, indent=2))
     return 0 if report.verified else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="unmogrowp", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    ch = sub.add_parser("clickhouse", help="manage the local ClickHouse server")
-    ch.add_argument("action", choices=("start", "stop", "status"))
-    ch.add_argument("--port", type=int, help="default: UNMOGROWP_CLICKHOUSE_PORT or 18123")
+    parser = _Parser(prog="unmogrowp", description=__doc__, formatter_class=_HelpFormatter,
+                     epilog="Exit codes: 0 done, 1 failed while running, 2 bad input or configuration "
+                            "(nothing written), 3 clickhouse status: not running.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help, description=help, formatter_class=_HelpFormatter)
+
+    ch = command("clickhouse", "manage the local ClickHouse server")
+    ch.add_argument("action", choices=("start", "stop", "status"), help="start, stop or status")
+    ch.add_argument("--port", type=_int_from(1, 65535), metavar="PORT",
+                    help="TCP port for start (default: UNMOGROWP_CLICKHOUSE_PORT or 18123)")
     ch.set_defaults(func=_clickhouse)
 
-    gen = sub.add_parser("generate", help="write realistic landing files (and the answers beside them)")
-    gen.add_argument("--out", help="directory or s3:// prefix; landing/ and answers/ go under it "
-                                   "(default: UNMOGROWP_HOME)")
-    gen.add_argument("--apps", type=int, default=3)
-    gen.add_argument("--start", type=_date, default=date(2026, 9, 1))
-    gen.add_argument("--end", type=_date, default=date(2026, 9, 7), help="last day, inclusive")
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--installs-per-day", type=int, default=6000, help="per app")
-    gen.add_argument("--activity-days-after", type=int, default=0,
+    gen = command("generate", "write realistic landing files (and the answers beside them)")
+    gen.add_argument("--out", metavar="PATH",
+                     help="directory or s3:// prefix where landing/ and answers/ go (default: UNMOGROWP_HOME)")
+    gen.add_argument("--apps", type=_int_from(1), default=3, metavar="N", help="number of apps, at least 1")
+    gen.add_argument("--start", type=_date, default=date(2026, 9, 1), metavar="YYYY-MM-DD", help="first day, UTC")
+    gen.add_argument("--end", type=_date, default=date(2026, 9, 7), metavar="YYYY-MM-DD",
+                     help="last day, UTC, inclusive, not before --start")
+    gen.add_argument("--seed", type=int, default=42, metavar="N", help="random seed (same seed, same files)")
+    gen.add_argument("--installs-per-day", type=_int_from(1), default=6000, metavar="N",
+                     help="installs per app and day, at least 1")
+    gen.add_argument("--activity-days-after", type=_int_from(0), default=0, metavar="DAYS",
                      help="users keep playing this many days after --end (lets late cohort days mature)")
     gen.add_argument("--quiet", action="store_true", help="no progress bars")
     gen.set_defaults(func=_generate)
 
-    run = sub.add_parser("run", help="materialize the pipeline through Dagster for a range of landing hours")
-    run.add_argument("--landing", help="landing root (dir or s3://…; default UNMOGROWP_LANDING_URI)")
-    run.add_argument("--start", type=_hour, required=True, help="first landing hour (UTC)")
-    run.add_argument("--end", type=_hour, required=True, help="end hour, exclusive (UTC)")
+    run = command("run", "materialize the pipeline through Dagster for a range of landing hours")
+    run.add_argument("--landing", metavar="URI",
+                     help="landing root holding events/: a directory, file:// or s3:// URI "
+                          "(default: UNMOGROWP_LANDING_URI or UNMOGROWP_HOME/landing)")
+    run.add_argument("--start", type=_hour, required=True, metavar="HOUR",
+                     help=f"first landing hour, not before UNMOGROWP_PARTITIONS_START; {HOUR_FORMATS}")
+    run.add_argument("--end", type=_hour, required=True, metavar="HOUR",
+                     help="end hour, exclusive, after --start; same formats")
     run.set_defaults(func=_run)
 
-    erase = sub.add_parser("erase", help="erase a device or user everywhere (Delta, ClickHouse, Feast) and audit it")
-    erase.add_argument("--id", action="append", required=True,
+    erase = command("erase", "erase a device or user everywhere (Delta, ClickHouse, Feast) and audit it")
+    erase.add_argument("--id", action="append", required=True, type=_text, metavar="ID",
                        help="an advertising id, IDFV, Android id or user id (repeatable)")
-    erase.add_argument("--requested-by", required=True, help="who asked (kept in the audit record)")
+    erase.add_argument("--requested-by", required=True, type=_text, metavar="WHO",
+                       help="who asked (kept in the audit record)")
     erase.set_defaults(func=_erase)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Exit 2 for bad input or configuration (before anything is written), 1 for a failure while running."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ConfigError, manager.ServerError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (UsageError, ConfigError) as e:
+        print(f"unmogrowp {args.command}: error: {_one_line(e)}", file=sys.stderr)
+        return 2
+    except manager.ServerError as e:
+        print(f"unmogrowp {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 1
 
 

@@ -11,22 +11,23 @@ from assets.ltv import build_ltv_assets
 from assets.mta import build_mta_assets
 from assets.privacy import build_retention, erasure_job
 from assets.quality import build_quality_checks
+from orchestration.jobs import (
+    ATTRIBUTION_JOB,
+    COST_JOB,
+    DAILY_MARTS_JOB,
+    DBT_SETUP_JOB,
+    EVENTS_JOB,
+    FRAUD_JOB,
+    FRAUD_SCORING_JOB,
+    LTV_FEATURES_JOB,
+    MODEL_TRAINING_JOB,
+    REPORTING_JOB,
+)
 from orchestration.partitions import daily_partitions, hourly_partitions
 from orchestration.resources import build_resources, dbt_manifest
 from orchestration.schedules import build_restatement_schedule
 from orchestration.sensors import build_landing_sensor
 from unmogrowp.config import Settings, load_settings
-
-EVENTS_JOB = "ingest_events_job"
-COST_JOB = "ingest_cost_job"
-DBT_SETUP_JOB = "dbt_setup_job"
-ATTRIBUTION_JOB = "attribution_job"
-DAILY_MARTS_JOB = "daily_marts_job"
-REPORTING_JOB = "reporting_job"
-FRAUD_JOB = "fraud_rules_job"
-MODEL_TRAINING_JOB = "model_training_job"
-FRAUD_SCORING_JOB = "fraud_scoring_job"
-LTV_FEATURES_JOB = "ltv_features_job"
 
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
@@ -55,9 +56,9 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         FRAUD_SCORING_JOB, selection=dg.AssetSelection.assets(fraud_scores),
         description="Score install dates with the champion fraud model.")
     setup_job = dg.define_asset_job(
-        DBT_SETUP_JOB, selection=dg.AssetSelection.assets(dbt_setup, feast_registry),
-        description="dbt seeds (attribution config), staging views and `feast apply`; run after a deploy or a "
-                    "config change.")
+        DBT_SETUP_JOB, selection=dg.AssetSelection.assets("warehouse_databases", dbt_setup, feast_registry),
+        description="ClickHouse databases, dbt seeds (attribution config), staging views and `feast apply`; run "
+                    "after a deploy or a config change.")
     attribution_job = dg.define_asset_job(
         ATTRIBUTION_JOB, selection=dg.AssetSelection.assets(dbt_attribution),
         description="Install attribution (fct_installs) for install hours.")
@@ -100,6 +101,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         ],
         sensors=[build_landing_sensor(events_job, cost_job, running=not settings.is_local)],
         resources=build_resources(settings),
+        # locally every step of a run shares the run worker (one import of the code base, one Spark
+        # session: a process per step cost about 18 s of imports each); steps in processes of their own
+        # where they can run in parallel on a real cluster
+        executor=dg.in_process_executor if settings.is_local else dg.multiprocess_executor,
     )
 
 

@@ -8,12 +8,11 @@ import time
 from datetime import UTC, date, datetime
 
 import clickhouse_connect
-import dagster as dg
 import pyarrow.parquet as pq
 
 from data_quality import runner
-from orchestration.definitions import build_definitions
-from orchestration.pipeline import format_summary, run_pipeline
+from orchestration.launcher import Progress
+from orchestration.pipeline import PIPELINE_JOBS, dagster_home, format_summary, run_pipeline
 from unmogrowp import marts
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import load_settings
@@ -55,11 +54,11 @@ def main() -> int:
         print(f"generated {result.events:,} events ({result.files:,} batches, {result.cost_files} cost reports) "
               f"in {seconds:.0f} s = {result.events / seconds:,.0f} events/s")
 
-    defs = build_definitions(settings)
-    dg.materialize([a for a in defs.assets if dg.AssetKey("warehouse_databases") in getattr(a, "keys", ())],
-                   resources=defs.resources, instance=dg.DagsterInstance.get())
     start, end = landing_range(LandingStore(settings.landing_uri))  # late uploads land days after END
-    summary = run_pipeline(settings, start, end, op_config={"ltv_model": LTV_CONFIG, "ltv_predictions": LTV_CONFIG})
+    print(f"\nRunning the pipeline through the Dagster instance in {dagster_home(settings)} "
+          f"(run logs: the Dagster UI, `make dev`)")
+    summary = run_pipeline(settings, start, end, op_config={"ltv_model": LTV_CONFIG, "ltv_predictions": LTV_CONFIG},
+                           progress=Progress(len(PIPELINE_JOBS)))
     print()
     print(format_summary(summary, start, end))
     landed = summary.metadata.get("silver_events", {}).get("landed", 0)

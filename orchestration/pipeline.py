@@ -1,29 +1,37 @@
 """Run the pipeline through Dagster for a range of partitions (`unmogrowp run`, `make demo`)."""
 
+import io
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 
-import dagster as dg
-
-from orchestration.definitions import (
+from orchestration.jobs import (
     ATTRIBUTION_JOB,
     COST_JOB,
     DAILY_MARTS_JOB,
     DBT_SETUP_JOB,
+    ERASURE_JOB,
     EVENTS_JOB,
     FRAUD_JOB,
     FRAUD_SCORING_JOB,
     LTV_FEATURES_JOB,
     MODEL_TRAINING_JOB,
     REPORTING_JOB,
-    build_definitions,
 )
+from orchestration.launcher import CodeServer, Launcher, Progress, RunResult, ensure_instance
 from orchestration.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 from unmogrowp.clickhouse import manager
-from unmogrowp.config import Settings
+from unmogrowp.config import Settings, settings_environ
 
+# the jobs in order, and the partitions each covers: fraud decisions before attribution (rejections
+# feed back); models after it; LTV predictions before the daily marts (fct_cohort_kpis reads them)
+PIPELINE_JOBS = {EVENTS_JOB: "hours", COST_JOB: "days", DBT_SETUP_JOB: None, FRAUD_JOB: "days",
+                 ATTRIBUTION_JOB: "hours", LTV_FEATURES_JOB: "days", MODEL_TRAINING_JOB: None,
+                 FRAUD_SCORING_JOB: "days", DAILY_MARTS_JOB: "days", REPORTING_JOB: None}
 
 
 @dataclass
@@ -34,55 +42,63 @@ class RunSummary:
     checks: dict[str, bool]
     seconds: dict[str, float]  # per job
     failures: dict[str, str] = field(default_factory=dict)  # failed step -> error message
+    outputs: dict[str, dict] = field(default_factory=dict)  # op step -> output metadata
+
+    def add(self, result: RunResult) -> None:
+        self.run_ids.append(result.run_id)
+        self.success &= result.success
+        self.seconds[result.job_name] = result.seconds
+        self.metadata.update(result.materializations)
+        self.checks.update(result.checks)
+        self.outputs.update(result.outputs)
+        self.failures.update({f"{result.job_name}.{step}": message for step, message in result.failures.items()})
 
 
-def _instance() -> dg.DagsterInstance:
-    if os.environ.get("DAGSTER_HOME"):
-        os.makedirs(os.environ["DAGSTER_HOME"], exist_ok=True)
-        return dg.DagsterInstance.get()
-    return dg.DagsterInstance.ephemeral()
+def dagster_home(settings: Settings) -> Path:
+    """The Dagster instance the runs are recorded in: ``DAGSTER_HOME``, else ``<home>/dagster``."""
+    return Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster")
+
+
+@contextmanager
+def launcher_for(settings: Settings) -> Iterator[Launcher]:
+    """A code server serving the definitions for ``settings`` and a launcher on the instance."""
+    if settings.clickhouse.managed:
+        manager.start(settings.home, settings.clickhouse.port)
+    home = dagster_home(settings)
+    instance = ensure_instance(home)
+    environ = {**os.environ, **settings_environ(settings), "DAGSTER_HOME": str(home)}
+    with CodeServer(environ, home / "logs" / "code_server.log") as server:
+        launcher = Launcher(instance, server)
+        try:
+            yield launcher
+        finally:
+            launcher.close()
 
 
 def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri: str | None = None,
-                 log_level: str = "INFO", op_config: dict | None = None) -> RunSummary:
+                 op_config: dict | None = None, progress: Progress | None = None) -> RunSummary:
     """Materialize every asset for landing hours [start, end) and the dates in it, each job as
-    one run over the whole range (single-run backfill): ingestion, then the dbt seeds and staging
-    views, attribution over the hours, and the daily marts over the dates."""
-    if landing_uri:
-        settings = replace(settings, landing_uri=landing_uri)
-    if settings.clickhouse.managed:
-        manager.start(settings.home, settings.clickhouse.port)
-    defs = build_definitions(settings)
-    instance = _instance()
+    one run over the whole range (single-run backfill), launched through the Dagster instance:
+    ingestion, then the dbt seeds and staging views, fraud rules, attribution over the hours, the
+    models, and the daily marts over the dates."""
+    if landing_uri:  # the code server works in the repository: a relative directory is made absolute
+        settings = replace(settings, landing_uri=landing_uri if "://" in landing_uri else str(Path(landing_uri).resolve()))
     last_hour = end - timedelta(hours=1)
-    hours = (start.strftime(HOUR_KEY), last_hour.strftime(HOUR_KEY))
-    days = (start.strftime(DAY_KEY), last_hour.strftime(DAY_KEY))
-    # fraud decisions before attribution (rejections feed back); models after it; LTV predictions
-    # before the daily marts (fct_cohort_kpis reads them)
-    ranges = {EVENTS_JOB: hours, COST_JOB: days, DBT_SETUP_JOB: None, FRAUD_JOB: days, ATTRIBUTION_JOB: hours,
-              LTV_FEATURES_JOB: days, MODEL_TRAINING_JOB: None, FRAUD_SCORING_JOB: days, DAILY_MARTS_JOB: days, REPORTING_JOB: None}
+    keys = {"hours": (start.strftime(HOUR_KEY), last_hour.strftime(HOUR_KEY)),
+            "days": (start.strftime(DAY_KEY), last_hour.strftime(DAY_KEY)), None: None}
+    progress = progress or Progress(len(PIPELINE_JOBS), stream=io.StringIO())
     summary = RunSummary([], True, {}, {}, {})
-    for job_name, window in ranges.items():
-        job = defs.resolve_job_def(job_name)
-        ops = {k: v for k, v in (op_config or {}).items() if k in {n.name for n in job.graph.node_defs}}
-        t0 = datetime.now(UTC)
-        result = job.execute_in_process(
-            instance=instance, tags={RANGE_START: window[0], RANGE_END: window[1]} if window else None,
-            raise_on_error=False,
-            run_config={"loggers": {"console": {"config": {"log_level": log_level}}},
-                        **({"ops": ops} if ops else {})})
-        summary.seconds[job_name] = (datetime.now(UTC) - t0).total_seconds()
-        summary.run_ids.append(result.run_id)
-        summary.success &= result.success
-        for event in result.get_step_failure_events():
-            error = event.event_specific_data.error
-            summary.failures[f"{job_name}.{event.step_key}"] = error.message.strip() if error else "failed"
-        for event in result.get_asset_materialization_events():
-            mat = event.event_specific_data.materialization
-            summary.metadata[mat.asset_key.to_user_string()] = {
-                k: getattr(v, "value", v) for k, v in mat.metadata.items()}
-        for event in result.get_asset_check_evaluations():
-            summary.checks[f"{event.asset_key.to_user_string()}:{event.check_name}"] = event.passed
+    with launcher_for(settings) as launcher:
+        for job_name, partitions in PIPELINE_JOBS.items():
+            window = keys[partitions]
+            nodes = launcher.node_names(job_name)
+            ops = {k: v for k, v in (op_config or {}).items() if k in nodes}
+            run_id = launcher.launch(job_name, run_config={"ops": ops} if ops else None,
+                                     tags={RANGE_START: window[0], RANGE_END: window[1]} if window else None)
+            progress.start(job_name, run_id)
+            result = launcher.wait(run_id, on_step=progress.step)
+            progress.finish(result)
+            summary.add(result)
     return summary
 
 
@@ -118,20 +134,17 @@ def format_summary(summary: RunSummary, start: datetime, end: datetime) -> str:
 
 
 def run_erasure(settings: Settings, identifiers: list[str], requested_by: str):
-    """`unmogrowp erase`: the erasure job through Dagster (so it is in the run history); returns
-    the report read back from the audit table."""
+    """`unmogrowp erase`: the erasure job through the Dagster instance (so it is in the run history);
+    returns the report read back from the audit table."""
     from unmogrowp.lake import Lake
     from unmogrowp.privacy.erasure import AUDIT_TABLE, ErasureReport
 
-    if settings.clickhouse.managed:
-        manager.start(settings.home, settings.clickhouse.port)
-    result = build_definitions(settings).resolve_job_def("erasure_job").execute_in_process(
-        instance=_instance(), raise_on_error=False,
-        run_config={"ops": {"erase_subject": {"config": {"identifiers": identifiers, "requested_by": requested_by}}}})
+    with launcher_for(settings) as launcher:
+        result = launcher.wait(launcher.launch(ERASURE_JOB, run_config={"ops": {"erase_subject": {"config": {
+            "identifiers": identifiers, "requested_by": requested_by}}}}))
     if not result.success:
-        failures = result.get_step_failure_events()
-        raise RuntimeError(failures[0].event_specific_data.error.message if failures else "erasure failed")
-    request_id = result.output_for_node("erase_subject")
+        raise RuntimeError(next(iter(result.failures.values()), "erasure failed"))
+    request_id = result.outputs["erase_subject"]["request_id"]
     row = next(r for r in Lake(settings.lake_uri).read(AUDIT_TABLE).to_pylist() if r["request_id"] == request_id)
     return ErasureReport(request_id, row["requested_by"], row["requested_at"].isoformat(), json.loads(row["deleted"]),
                          {}, verified_flag=row["verified"])

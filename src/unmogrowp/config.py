@@ -116,3 +116,27 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
                     feast_registry_path=environ.get("FEAST_REGISTRY_PATH") or "",
                     retention_raw_days=int(environ.get("UNMOGROWP_RETENTION_RAW_DAYS") or 30),
                     retention_silver_days=int(environ.get("UNMOGROWP_RETENTION_SILVER_DAYS") or 395))
+
+
+def settings_environ(settings: Settings) -> dict[str, str]:
+    """The environment that makes :func:`load_settings` return ``settings``, for the processes
+    started on its behalf (the Dagster code server and its run workers). Empty values count as
+    unset there, so every name is given and nothing is inherited by accident."""
+    ch = settings.clickhouse
+    environ = {
+        "LAKEHOUSE_ENV": settings.env, "UNMOGROWP_HOME": str(settings.home),
+        "UNMOGROWP_LAKE_URI": settings.lake_uri, "UNMOGROWP_LANDING_URI": settings.landing_uri,
+        "UNMOGROWP_PARTITIONS_START": settings.partitions_start, "UNMOGROWP_FRAUD_LABELS": settings.fraud_labels_path,
+        "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri, "MLFLOW_REGISTRY_URI": settings.mlflow_registry_uri,
+        "MLFLOW_ARTIFACT_ROOT": settings.mlflow_artifact_root,
+        "FEAST_REDIS_CONNECTION": settings.feast_redis_url, "FEAST_REGISTRY_PATH": settings.feast_registry_path,
+        "UNMOGROWP_RETENTION_RAW_DAYS": str(settings.retention_raw_days),
+        "UNMOGROWP_RETENTION_SILVER_DAYS": str(settings.retention_silver_days),
+    }
+    if ch.managed:
+        environ["UNMOGROWP_CLICKHOUSE_PORT"] = str(ch.port)
+    else:
+        environ.update({"CLICKHOUSE_HOST": ch.host, "CLICKHOUSE_PORT": str(ch.port), "CLICKHOUSE_USER": ch.user,
+                        "CLICKHOUSE_PASSWORD": ch.password, "CLICKHOUSE_SECURE": str(ch.secure).lower(),
+                        "CLICKHOUSE_DATABASE": ch.database})
+    return environ

@@ -1,8 +1,10 @@
 """`unmogrowp run`: every asset through Dagster for a range, twice, same result."""
 
+import os
 from dataclasses import replace
 
 from data_quality import runner
+from orchestration.partitions import RANGE_END, RANGE_START
 from orchestration.pipeline import format_summary, run_pipeline
 
 MARTS = ("marts.fct_installs", "marts.fct_cohort_retention", "marts.fct_cohort_kpis", "marts.fct_touch_credits")
@@ -43,3 +45,45 @@ def test_pipeline_materializes_the_range_idempotently(pipeline_run, generated, c
     assert _checksums(ch) == before  # every mart row identical after the re-run
     text = format_summary(second, start, end)
     assert "[OK]" in text and " 0 failed" in text
+
+
+def test_runs_are_in_the_instance_as_the_ui_shows_them(pipeline_run):
+    """`unmogrowp run` launches through the instance's run launcher: every run is recorded with its
+    job, partition range and code location (so the UI lists it and can re-execute it)."""
+    import dagster as dg
+
+    from orchestration.launcher import LOCATION_NAME
+    from orchestration.pipeline import PIPELINE_JOBS, dagster_home
+
+    settings, summary, *_ = pipeline_run
+    instance = dg.DagsterInstance.from_config(str(dagster_home(settings)))
+    runs = {r.run_id: r for r in instance.get_runs(dg.RunsFilter(run_ids=summary.run_ids))}
+    assert [runs[i].job_name for i in summary.run_ids] == list(PIPELINE_JOBS)
+    assert {r.status for r in runs.values()} == {dg.DagsterRunStatus.SUCCESS}
+    events = next(r for r in runs.values() if r.job_name == "ingest_events_job")
+    assert (events.tags[RANGE_START], events.tags[RANGE_END]) == ("2026-09-01-00:00", "2026-09-08-23:00")
+    assert all(r.remote_job_origin.location_name == LOCATION_NAME for r in runs.values())
+    # launched, not executed in process: the run worker's pid differs from this process
+    launched = instance.all_logs(events.run_id, of_type=dg.DagsterEventType.RUN_START)
+    assert launched and launched[0].pid != os.getpid()
+    # the materializations are recorded per partition, so the partition status shows them
+    hours = instance.get_materialized_partitions(dg.AssetKey("silver_events"))
+    assert "2026-09-01-10:00" in hours and "2026-09-08-23:00" in hours
+
+
+def test_progress_shows_runs_done_and_the_current_step():
+    import io
+
+    import dagster as dg
+
+    from orchestration.launcher import Progress, RunResult
+
+    out = io.StringIO()
+    progress = Progress(2, stream=out)
+    progress.start("ingest_events_job", "c7d89443-5f0c")
+    progress.step("bronze_events", "STEP_START")
+    progress.step("bronze_events", "STEP_SUCCESS")
+    progress.finish(RunResult("c7d89443-5f0c", "ingest_events_job", dg.DagsterRunStatus.SUCCESS, 12.0))
+    lines = out.getvalue().splitlines()
+    assert lines[-2].startswith("[0/2] ingest_events_job: bronze_events done in")
+    assert lines[-1] == "[1/2] ingest_events_job SUCCESS in 12 s (run c7d89443-5f0c)"

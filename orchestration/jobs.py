@@ -1,0 +1,13 @@
+"""Job names, importable without building the definitions (the command line launches by name)."""
+
+EVENTS_JOB = "ingest_events_job"
+COST_JOB = "ingest_cost_job"
+DBT_SETUP_JOB = "dbt_setup_job"
+ATTRIBUTION_JOB = "attribution_job"
+DAILY_MARTS_JOB = "daily_marts_job"
+REPORTING_JOB = "reporting_job"
+FRAUD_JOB = "fraud_rules_job"
+MODEL_TRAINING_JOB = "model_training_job"
+FRAUD_SCORING_JOB = "fraud_scoring_job"
+LTV_FEATURES_JOB = "ltv_features_job"
+ERASURE_JOB = "erasure_job"

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import dagster as dg
 
-from ml import feature_store as fstore
+from ml.feature_repo import definitions_version
 from orchestration.partitions import date_window
 from orchestration.resources import FeastResource
 
@@ -22,6 +22,8 @@ def _window(context) -> tuple[datetime, datetime]:
 
 
 def _materialize(context, feast: FeastResource, views: list[str]) -> dg.MaterializeResult:
+    from ml import feature_store as fstore  # Feast is imported by the steps that use it
+
     start, end = _window(context)
     store = feast.get_store()
     result = fstore.materialize(store, views, start, end)
@@ -32,15 +34,17 @@ def build_feature_store_assets(daily: dg.PartitionsDefinition, fraud_features) -
     common = {"partitions_def": daily, "backfill_policy": dg.BackfillPolicy.single_run(),
               "group_name": "feature_store", "kinds": {"feast"}}
 
-    @dg.asset(group_name="feature_store", kinds={"feast"}, code_version=fstore.definitions_version(),
+    @dg.asset(group_name="feature_store", kinds={"feast"}, code_version=definitions_version(),
               automation_condition=dg.AutomationCondition.code_version_changed())
     def feast_registry(context: dg.AssetExecutionContext, feast: FeastResource):
         """`feast apply` of ml/feature_repo: entities, Delta and ClickHouse sources, feature views and
         the versioned feature services; stale objects are removed. Re-runs when the definitions change."""
+        from ml import feature_store as fstore
+
         store = feast.get_store()
         counts = fstore.apply(store, feast.target())
         return dg.MaterializeResult(metadata={
-            **counts, "definitions_version": fstore.definitions_version(),
+            **counts, "definitions_version": definitions_version(),
             "feature_views": sorted(v.name for v in store.list_all_feature_views()),
             "feature_services": sorted(s.name for s in store.list_feature_services())})
 

@@ -10,7 +10,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
-from data_quality import runner, suites
 from orchestration.partitions import hour_window
 from orchestration.resources import ClickHouseResource, LakeResource
 from unmogrowp.fraud import features as ff
@@ -37,6 +36,8 @@ def gx_asset_check(spec: GxCheck, home: Path, partitions: dict[str, dg.Partition
                     partitions_def=partitions.get(spec.partitions))
     def _check(context: dg.AssetCheckExecutionContext, lake: LakeResource,
                clickhouse: ClickHouseResource) -> dg.AssetCheckResult:
+        from data_quality import runner  # Great Expectations is imported by the checks that run it
+
         frame, suite = spec.load(context, lake, clickhouse)
         outcome = runner.validate(home, suite, frame)
         return dg.AssetCheckResult(passed=outcome.success, severity=severity, metadata={
@@ -44,6 +45,13 @@ def gx_asset_check(spec: GxCheck, home: Path, partitions: dict[str, dg.Partition
             "severity": severity.value, "data_docs": dg.MetadataValue.url(outcome.docs_url)})
 
     return _check
+
+
+def _suites():
+    """The suites module, imported when a check runs (Great Expectations takes seconds to import)."""
+    from data_quality import suites
+
+    return suites
 
 
 def _dates(context) -> tuple:
@@ -59,7 +67,7 @@ def _now() -> datetime:
 def _bronze(context, lake, clickhouse):
     start, end = hour_window(context)
     frame = lake.get_lake().read(events.BRONZE_EVENTS, filters=events.hour_filter(start, end)).to_pandas()
-    return frame, suites.bronze_events(_now())
+    return frame, _suites().bronze_events(_now())
 
 
 def _silver(context, lake, clickhouse):
@@ -68,14 +76,14 @@ def _silver(context, lake, clickhouse):
     networks = [r[0] for r in clickhouse.get_client().query(
         "SELECT media_source FROM config.network_priority").result_rows] if _has_table(clickhouse, "config",
                                                                                        "network_priority") else []
-    return frame, suites.silver_events(_now(), networks or sorted(frame["media_source"].dropna().unique()))
+    return frame, _suites().silver_events(_now(), networks or sorted(frame["media_source"].dropna().unique()))
 
 
 def _cost(context, lake, clickhouse):
     start, end = _dates(context)
     frame = lake.get_lake().read(cost.COST_CURRENT, filters=[
         ("cost_date", ">=", start.isoformat()), ("cost_date", "<=", end.isoformat())]).to_pandas()
-    return frame, suites.cost_current()
+    return frame, _suites().cost_current()
 
 
 def _features(context, lake, clickhouse):
@@ -85,7 +93,7 @@ def _features(context, lake, clickhouse):
                                               ("install_date", "<=", end.isoformat())]).to_pandas()
     before = (start - timedelta(days=1)).isoformat()
     previous = lk.read(ff.INSTALL_TABLE, filters=[("install_date", "=", before)]).to_pandas()
-    return frame, suites.fraud_install_features(previous if len(previous) else None)
+    return frame, _suites().fraud_install_features(previous if len(previous) else None)
 
 
 def _attribution_rate(context, lake, clickhouse):
@@ -102,7 +110,7 @@ def _attribution_rate(context, lake, clickhouse):
         INNER JOIN shares AS t ON t.app_id = s.app_id AND t.network = s.network
         WHERE s.d BETWEEN {s:Date} AND {e:Date} AND t.d BETWEEN s.d - 7 AND s.d - 1
         GROUP BY install_date, app_id, network, share""", parameters={"s": start, "e": end})
-    return frame, suites.attribution_rate()
+    return frame, _suites().attribution_rate()
 
 
 def _retention(context, lake, clickhouse):
@@ -110,7 +118,7 @@ def _retention(context, lake, clickhouse):
     frame = clickhouse.get_client().query_df(
         "SELECT install_date, day_mode, day_n, retained_classic, retained_rolling FROM marts.fct_cohort_retention "
         "WHERE install_date BETWEEN {s:Date} AND {e:Date}", parameters={"s": start, "e": end})
-    return frame, suites.cohort_retention()
+    return frame, _suites().cohort_retention()
 
 
 def _has_table(clickhouse, database: str, table: str) -> bool:

@@ -11,7 +11,6 @@ joined by Feast's DuckDB/ibis engine.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from collections.abc import Iterator, Mapping
@@ -37,10 +36,10 @@ from feast.infra.offline_stores.ibis import (
 from feast.infra.offline_stores.offline_store import OfflineStore
 from feast.repo_config import FeastConfigBaseModel, RepoConfig, load_repo_config
 
+from ml.feature_repo import REPO
 from unmogrowp.config import ClickHouseSettings, Settings
 from unmogrowp.lake import storage_options_from_env
 
-REPO = Path(__file__).resolve().parent / "feature_repo"
 CONFIGS = {"local": "feature_store.yaml", "prod": "feature_store.prod.yaml"}
 
 
@@ -202,15 +201,6 @@ def definitions(target: StoreTarget) -> list:
 
         defs = importlib.reload(defs)
     return defs.OBJECTS
-
-
-def definitions_version() -> str:
-    """A hash of the repository files: ``feast apply`` runs when it changes."""
-    digest = hashlib.sha256()
-    for path in sorted(REPO.glob("*")):
-        if path.suffix in {".py", ".yaml"}:
-            digest.update(path.name.encode() + path.read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def apply(store: FeatureStore, target: StoreTarget) -> dict[str, int]:

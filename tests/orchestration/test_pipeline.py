@@ -65,7 +65,7 @@ def test_runs_are_in_the_instance_as_the_ui_shows_them(pipeline_run):
     assert all(r.remote_job_origin.location_name == LOCATION_NAME for r in runs.values())
     # launched, not executed in process: the run worker's pid differs from this process
     launched = instance.all_logs(events.run_id, of_type=dg.DagsterEventType.RUN_START)
-    assert launched and launched[0].pid != os.getpid()
+    assert launched and launched[0].dagster_event.pid != os.getpid()
     # the materializations are recorded per partition, so the partition status shows them
     hours = instance.get_materialized_partitions(dg.AssetKey("silver_events"))
     assert "2026-09-01-10:00" in hours and "2026-09-08-23:00" in hours

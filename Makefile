@@ -10,18 +10,22 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
 .PHONY: demo test dev clickhouse clickhouse-stop bench lock clean
 
-# Debian packages the tests and the demo start: redis-server (Feast's production online store).
-APT_PACKAGES := redis-server
+# Debian packages the tests and the demo start: redis-server (Feast's production online store) and
+# chromium (the browser tests drive the Dagster UI with Playwright; it cannot download its own here).
+# Each package installs the command of its name; the missing ones are installed.
+APT_PACKAGES := redis-server chromium
 .PHONY: system-packages
 system-packages:
-	@command -v redis-server >/dev/null || { \
+	@missing=$$(for p in $(APT_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \
+	[ -z "$$missing" ] || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(APT_PACKAGES) >/dev/null; }
+	  echo "apt-get install $$missing"; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; }
 
 # The environment: uv from PyPI, then exactly the versions in uv.lock (editable project).
 $(VENV)/.synced: pyproject.toml uv.lock | system-packages
 	@test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(VENV)/bin/pip install -q uv==$(UV_VERSION); }
-	$(UV) sync --frozen --python $(VENV)/bin/python
+	$(UV) sync --frozen --compile-bytecode --python $(VENV)/bin/python
 	@touch $@
 
 demo: $(VENV)/.synced

@@ -6,6 +6,7 @@ the Data Docs site (HTML); each run replaces its suite (suites are built in code
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 from dataclasses import dataclass
@@ -48,8 +49,12 @@ def _asset(ctx, name: str):
 
 def validate(home: Path, suite: gx.ExpectationSuite, frame: pd.DataFrame) -> Outcome:
     """Validate ``frame`` against ``suite``, store the result and rebuild the Data Docs site."""
-    with _LOCK:
-        ctx = gx.get_context(mode="file", project_root_dir=str(Path(home) / "gx"))
+    root = Path(home) / "gx"
+    root.mkdir(parents=True, exist_ok=True)
+    # concurrent runs are separate processes sharing the file store: lock across processes too
+    with _LOCK, open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        ctx = gx.get_context(mode="file", project_root_dir=str(root))
         ctx.variables.progress_bars = ProgressBarsConfig(globally=False)  # no tqdm bars in run logs
         name = suite.name
         batch = _asset(ctx, name)

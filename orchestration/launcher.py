@@ -69,6 +69,13 @@ class CodeServer:
             cwd=REPO, env=self.environ, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
         log.close()
+        try:
+            return self._wait_until_serving()
+        except BaseException:  # Ctrl-C or a failed start: leave no server behind
+            self.__exit__(None, None, None)
+            raise
+
+    def _wait_until_serving(self) -> CodeServer:
         client, deadline = DagsterGrpcClient(port=self.port, host="127.0.0.1"), time.monotonic() + self.startup_timeout
         while True:
             if self._proc.poll() is not None:
@@ -79,7 +86,6 @@ class CodeServer:
                 return self
             except DagsterUserCodeUnreachableError:  # not serving yet
                 if time.monotonic() > deadline:
-                    self.__exit__(None, None, None)
                     raise RuntimeError(f"the Dagster code server did not start in {self.startup_timeout:.0f} s; "
                                        f"its output: {self.log_path}\n{self._tail()}") from None
                 time.sleep(0.5)
@@ -114,6 +120,13 @@ class RunResult:
     @property
     def success(self) -> bool:
         return self.status == dg.DagsterRunStatus.SUCCESS
+
+
+def _root_message(error) -> str:
+    """The message of the exception that caused ``error`` (Dagster wraps a step's own error)."""
+    while error.cause is not None:
+        error = error.cause
+    return error.message.strip()
 
 
 def _plain(metadata: Mapping) -> dict:
@@ -177,6 +190,9 @@ class Launcher:
                 time.sleep(poll_seconds)
         except KeyboardInterrupt:
             self.instance.run_launcher.terminate(run_id)
+            deadline = time.monotonic() + 60  # let the run worker record the cancel before the server stops
+            while time.monotonic() < deadline and not self.instance.get_run_by_id(run_id).is_finished:
+                time.sleep(1)
             raise
         return self.result(run_id, time.monotonic() - t0)
 
@@ -185,7 +201,8 @@ class Launcher:
         run = self.instance.get_run_by_id(run_id)
         result = RunResult(run_id, run.job_name, run.status, seconds)
         kinds = {dg.DagsterEventType.ASSET_MATERIALIZATION, dg.DagsterEventType.ASSET_CHECK_EVALUATION,
-                 dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.STEP_OUTPUT}
+                 dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.STEP_OUTPUT,
+                 dg.DagsterEventType.ENGINE_EVENT}
         for entry in self.instance.all_logs(run_id, of_type=kinds):
             event = entry.dagster_event
             data = event.event_specific_data
@@ -198,8 +215,11 @@ class Launcher:
                 if data.metadata:
                     result.outputs[event.step_key] = _plain(data.metadata)
             elif event.event_type == dg.DagsterEventType.STEP_FAILURE:
-                result.failures[event.step_key] = data.error.message.strip() if data.error else "failed"
-            elif not result.failures:  # a run that failed outside any step (a run worker that died)
+                result.failures[event.step_key] = _root_message(data.error) if data.error else "failed"
+            elif event.event_type == dg.DagsterEventType.ENGINE_EVENT:
+                if getattr(data, "error", None):  # e.g. a run worker that exited before finishing
+                    result.failures.setdefault("run", f"{(entry.message or '').strip()} {_root_message(data.error)}")
+            elif not result.failures:  # a run that failed outside any step
                 result.failures["run"] = (entry.message or "run failed").strip()
         if not result.success and not result.failures:
             result.failures["run"] = f"run ended {run.status.value}"

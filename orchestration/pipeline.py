@@ -56,7 +56,7 @@ class RunSummary:
 
 def dagster_home(settings: Settings) -> Path:
     """The Dagster instance the runs are recorded in: ``DAGSTER_HOME``, else ``<home>/dagster``."""
-    return Path(os.environ.get("DAGSTER_HOME") or settings.home / "dagster")
+    return Path(settings.dagster_home or settings.home / "dagster")
 
 
 @contextmanager

@@ -29,6 +29,14 @@ def private_clickhouse(home: Path):
     return state, clickhouse_connect.get_client(host=state.host, port=state.port)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_outer_dagster_home():
+    """`make` exports the repository's DAGSTER_HOME: tests record their runs in their own homes."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("DAGSTER_HOME", raising=False)
+        yield
+
+
 @pytest.fixture(scope="session")
 def spark():
     """The shared local Spark session (starting one takes about 14 s)."""

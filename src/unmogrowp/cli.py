@@ -272,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     except manager.ServerError as e:
         print(f"unmogrowp {args.command}: error: {_one_line(e)}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print(f"unmogrowp {args.command}: interrupted (a launched run was asked to stop)", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

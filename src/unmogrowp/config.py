@@ -56,6 +56,7 @@ class Settings:
     # retention of raw identifiers (privacy/retention.py): landing lines and full IPs, silver rows
     retention_raw_days: int = 30
     retention_silver_days: int = 395
+    dagster_home: str = ""  # the Dagster instance the runs are recorded in (DAGSTER_HOME, else <home>/dagster)
 
     @property
     def is_local(self) -> bool:
@@ -71,6 +72,14 @@ def _require(environ: Mapping[str, str], name: str, env: str) -> str:
     if not value:
         raise ConfigError(f"{name} must be set when LAKEHOUSE_ENV={env}")
     return value
+
+
+def _absolute(value: str | None, as_uri: bool = False) -> str:
+    """A local path made absolute (processes started for these settings work elsewhere); URIs as given."""
+    if not value or "://" in value:
+        return value or ""
+    path = Path(value).resolve()
+    return path.as_uri() if as_uri else str(path)
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -90,8 +99,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             database="default",
             managed=True,
         )
-        lake_uri = environ.get("UNMOGROWP_LAKE_URI") or (home / "lake").as_uri()
-        landing_uri = environ.get("UNMOGROWP_LANDING_URI") or (home / "landing").as_uri()
+        lake_uri = _absolute(environ.get("UNMOGROWP_LAKE_URI"), as_uri=True) or (home / "lake").as_uri()
+        landing_uri = _absolute(environ.get("UNMOGROWP_LANDING_URI")) or (home / "landing").as_uri()
     else:
         clickhouse = ClickHouseSettings(
             host=_require(environ, "CLICKHOUSE_HOST", env),
@@ -106,8 +115,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         landing_uri = _require(environ, "UNMOGROWP_LANDING_URI", env)
     return Settings(env=env, home=home, lake_uri=lake_uri, landing_uri=landing_uri, clickhouse=clickhouse,
                     partitions_start=environ.get("UNMOGROWP_PARTITIONS_START") or DEFAULT_PARTITIONS_START,
-                    fraud_labels_path=environ.get("UNMOGROWP_FRAUD_LABELS")
+                    fraud_labels_path=_absolute(environ.get("UNMOGROWP_FRAUD_LABELS"))
                     or str(home / "answers" / "fraud_labels.parquet"),
+                    dagster_home=str(Path(environ.get("DAGSTER_HOME") or home / "dagster").resolve()),
                     mlflow_tracking_uri=environ.get("MLFLOW_TRACKING_URI") or "",
                     mlflow_registry_uri=environ.get("MLFLOW_REGISTRY_URI") or "",
                     mlflow_artifact_root=environ.get("MLFLOW_ARTIFACT_ROOT") or "",
@@ -132,6 +142,7 @@ def settings_environ(settings: Settings) -> dict[str, str]:
         "FEAST_REDIS_CONNECTION": settings.feast_redis_url, "FEAST_REGISTRY_PATH": settings.feast_registry_path,
         "UNMOGROWP_RETENTION_RAW_DAYS": str(settings.retention_raw_days),
         "UNMOGROWP_RETENTION_SILVER_DAYS": str(settings.retention_silver_days),
+        "DAGSTER_HOME": settings.dagster_home,
     }
     if ch.managed:
         environ["UNMOGROWP_CLICKHOUSE_PORT"] = str(ch.port)

@@ -146,3 +146,19 @@ def test_retention_schedule_counts_back_from_its_tick(tmp_path):
     assert request.run_config["ops"]["apply_retention"]["config"] == {
         "as_of": "2026-11-30", "raw_days": 14, "silver_days": 395}
     assert defs.resolve_job_def("retention_job").name == "retention_job"
+
+
+def test_a_spawned_run_worker_imports_the_code_base_and_great_expectations():
+    """Dagster's run workers are spawned children whose ``__main__`` has no spec; importing
+    great_expectations (pyspark.sql.connect) there used to exit them with status 0 and no output."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    parent = ("import multiprocessing as mp\n"
+              "p = mp.get_context('spawn').Process(target=exec, args=("
+              "'import great_expectations, orchestration.definitions, sys; sys.exit(7)',))\n"
+              "p.start(); p.join(); print(p.exitcode)")
+    done = subprocess.run([sys.executable, "-c", parent], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.stdout.strip().splitlines()[-1] == "7", done.stderr[-2000:]

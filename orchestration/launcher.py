@@ -32,11 +32,11 @@ STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS,
 
 
 def ensure_instance(dagster_home: Path) -> dg.DagsterInstance:
-    """The persistent instance in ``dagster_home`` (created with telemetry off when missing)."""
+    """The persistent instance in ``dagster_home`` (created with telemetry and the welcome dialog off when missing)."""
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+        config.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")  # no usage data, no sign-up dialog
     return dg.DagsterInstance.from_config(str(dagster_home))
 
 

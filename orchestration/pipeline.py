@@ -9,29 +9,11 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from orchestration.jobs import (
-    ATTRIBUTION_JOB,
-    COST_JOB,
-    DAILY_MARTS_JOB,
-    DBT_SETUP_JOB,
-    ERASURE_JOB,
-    EVENTS_JOB,
-    FRAUD_JOB,
-    FRAUD_SCORING_JOB,
-    LTV_FEATURES_JOB,
-    MODEL_TRAINING_JOB,
-    REPORTING_JOB,
-)
+from orchestration.jobs import ERASURE_JOB, PIPELINE_JOBS
 from orchestration.launcher import CodeServer, Launcher, Progress, RunResult, ensure_instance
 from orchestration.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import Settings, settings_environ
-
-# the jobs in order, and the partitions each covers: fraud decisions before attribution (rejections
-# feed back); models after it; LTV predictions before the daily marts (fct_cohort_kpis reads them)
-PIPELINE_JOBS = {EVENTS_JOB: "hours", COST_JOB: "days", DBT_SETUP_JOB: None, FRAUD_JOB: "days",
-                 ATTRIBUTION_JOB: "hours", LTV_FEATURES_JOB: "days", MODEL_TRAINING_JOB: None,
-                 FRAUD_SCORING_JOB: "days", DAILY_MARTS_JOB: "days", REPORTING_JOB: None}
 
 
 @dataclass

@@ -11,9 +11,10 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 .PHONY: demo test dev clickhouse clickhouse-stop bench lock clean
 
 # Debian packages the tests and the demo start: redis-server (Feast's production online store) and
-# chromium (the browser tests drive the Dagster UI with Playwright; it cannot download its own here).
+# chromium (the browser tests drive the Dagster UI with Playwright; it cannot download its own here),
+# g++ (ChannelAttribution, the Markov reference the tests compare with, builds from its sdist).
 # Each package installs the command of its name; the missing ones are installed.
-APT_PACKAGES := redis-server chromium
+APT_PACKAGES := redis-server chromium g++
 .PHONY: system-packages
 system-packages:
 	@missing=$$(for p in $(APT_PACKAGES); do command -v $$p >/dev/null || echo $$p; done); \

@@ -1,28 +1,32 @@
 """Data-driven multi-touch credit (Markov, Shapley), beside the dbt models it reads and feeds."""
 
 import dagster as dg
+from pydantic import Field
 
 from orchestration.partitions import date_window
 from orchestration.resources import ClickHouseResource
-from unmogrowp.mta import build_algorithmic_credits
+from unmogrowp.mta import MAX_ORDER, build_algorithmic_credits
 
 PATH_MODELS = [dg.AssetKey(["marts", "mta", "mta_conversion_paths"]),
                dg.AssetKey(["marts", "mta", "mta_nonconverting_paths"])]
 
 
+class MtaConfig(dg.Config):
+    markov_order: int = Field(default=1, ge=1, le=MAX_ORDER,
+                              description="Markov order k: a state is the last k channels of the path")
+
+
 def build_mta_assets(daily: dg.PartitionsDefinition) -> list:
     @dg.asset(partitions_def=daily, backfill_policy=dg.BackfillPolicy.single_run(), deps=PATH_MODELS,
               group_name="marts_mta", kinds={"python", "clickhouse"}, pool="dbt_daily")
-    def mta_algorithmic_credits(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource):
-        """Markov (order 1, removal effect, fitted on converting and non-converting paths) and
-        Shapley (exact, over channel sets) credit per conversion and touch, fitted per app on the
-        install dates of the run; written to `mta.algorithmic_credits` (window replaced)."""
+    def mta_algorithmic_credits(context: dg.AssetExecutionContext, config: MtaConfig, clickhouse: ClickHouseResource):
+        """Markov (order 1-3, removal effect, converting and null paths) and Shapley (over channel
+        sets) channel totals as ChannelAttribution and DP6 define them, per app on the run's
+        install dates, disaggregated per conversion and touch (IPF) into `mta.algorithmic_credits`."""
         start, end = date_window(context)
-        client = clickhouse.get_client()
-        summary = build_algorithmic_credits(client, start, end)
-        rows = client.command("SELECT count() FROM mta.algorithmic_credits "
-                              "WHERE install_date >= {s:Date} AND install_date <= {e:Date}",
-                              parameters={"s": start, "e": end})
-        return dg.MaterializeResult(metadata={"rows": rows, "apps": dg.MetadataValue.json(summary)})
+        result = build_algorithmic_credits(clickhouse.get_client(), start, end, order=config.markov_order)
+        gap = max((g for app in result["apps"].values() for g in app["ipf_gap"].values()), default=0.0)
+        return dg.MaterializeResult(metadata={"rows": result["rows"], "markov_order": result["markov_order"],
+                                              "max_ipf_gap": gap, "apps": dg.MetadataValue.json(result["apps"])})
 
     return [mta_algorithmic_credits]

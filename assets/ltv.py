@@ -3,11 +3,12 @@
 import dagster as dg
 import pyarrow as pa
 
+from assets.outcomes import skipped
 from orchestration.resources import ClickHouseResource, FeastResource, MlResource
 from unmogrowp.model_tables import CH_LTV
 
 UPSTREAM = [dg.AssetKey(["marts", "attribution", "fct_installs"]), dg.AssetKey(["marts", "features", "fs_install_activity_daily"]),
-            dg.AssetKey(["staging", "sdk", "stg_sdk__app_events"]), dg.AssetKey(["config", "fx_rates"]),
+            dg.AssetKey(["staging", "sdk", "stg_sdk__app_events"]), dg.AssetKey(["staging", "config", "stg_config__fx_rates"]),
             dg.AssetKey("feast_registry")]
 
 
@@ -22,12 +23,16 @@ def build_ltv_assets() -> list:
                   ml: MlResource, feast: FeastResource):
         """Learns horizon revenue per install from the first days (sessions, events, purchases, ad
         revenue, source, geo, device; Feast `ltv_model_v1` at install + early days), backtested on the newest matured cohorts (MAPE per cohort and
-        source); the champion alias moves only if the held-out MAPE improves."""
+        source); the champion alias moves only if the held-out MAPE improves. Skipped (not failed)
+        while the data cannot train one, e.g. fewer than two matured cohort days."""
         from ml import ltv
 
         ml.configure()
         client = clickhouse.get_client()
         frame = ltv.load_frame(client, feast.get_store(), config.early_days, config.horizon_days)
+        reason = ltv.cannot_train(frame, config.horizon_days)
+        if reason:
+            return skipped(reason, installs=len(frame), matured_installs=int(frame["is_mature"].astype(bool).sum()))
         version = {"raw_events_rows": int(client.command("SELECT count() FROM raw.events")),
                    "feast_feature_service": ltv.FEATURE_SERVICE}
         result = ltv.train(frame, config.early_days, config.horizon_days, version)
@@ -43,14 +48,18 @@ def build_ltv_assets() -> list:
     def ltv_predictions(context: dg.AssetExecutionContext, config: LtvConfig, clickhouse: ClickHouseResource,
                         ml: MlResource, feast: FeastResource):
         """Scores every install whose early days are observed with `models:/ltv_regressor@champion`
-        into `ml.ltv_predictions` (replaced), which fct_cohort_kpis turns into predicted LTV and ROAS."""
+        into `ml.ltv_predictions` (replaced), which fct_cohort_kpis turns into predicted LTV and ROAS.
+        Without a champion: skipped, the table left empty (predicted LTV NULL, never 0)."""
         from ml import ltv
 
         ml.configure()
         client = clickhouse.get_client()
         frame = ltv.load_frame(client, feast.get_store(), config.early_days, config.horizon_days)
-        out = ltv.predict(frame, config.horizon_days)
+        reason = ltv.cannot_predict(frame, config.early_days)
+        out = None if reason else ltv.predict(frame, config.horizon_days)
         client.command(f"TRUNCATE TABLE {CH_LTV}")
+        if reason:
+            return skipped(reason, installs=0)
         table = pa.Table.from_pandas(out, preserve_index=False)
         if table.num_rows:
             table = table.set_column(table.schema.get_field_index("install_date"), "install_date",

@@ -28,33 +28,41 @@ NUMERIC = ("sessions_d0", "sessions_early", "events_early", "purchases_early", "
            "revenue_usd_early", "active_days_early")
 
 
-def frame_sql(early_days: int, horizon_days: int, features: bool = True) -> str:
-    """Per install: early-days features (unless ``features`` is False: then the install time for a
-    Feast point-in-time read instead), the horizon revenue (USD), the BG/NBD baseline's inputs, and
-    whether the early days and the horizon are observed."""
-    columns = ("m.platform AS platform, m.media_source AS media_source, m.country AS country, "
-               + ", ".join(f"ifNull(a.{c}, 0) AS {c}" for c in NUMERIC)) if features else "m.install_ts AS install_ts"
-    return f"""
-WITH members AS (
+# the installs an LTV is predicted for (first installs, attributed or organic)
+# the moment each app's data is complete to: dbt's int_cohorts__as_of without a given as-of
+AS_OF_SQL = "SELECT app_id, max(event_ts) AS as_of_ts FROM raw.events GROUP BY app_id"
+MEMBERS = """
     SELECT install_id, app_id, device_key, install_ts, toDate(install_ts) AS install_date, platform,
            media_source, ifNull(country, '') AS country
     FROM marts.fct_installs
     WHERE install_kind = 'install' AND attribution_status IN ('attributed', 'organic')
-),
+"""
+# the CLV baseline's inputs per install (ml.clv summary, periods of one hour, times in days)
+CLV_COLUMNS = {"frequency": "clv_frequency", "recency": "clv_recency", "T": "clv_T", "monetary_value": "clv_monetary"}
+CLV_PERIOD = "h"
+
+
+def frame_sql(early_days: int, horizon_days: int, features: bool = True) -> str:
+    """Per install: early-days features (unless ``features`` is False: then the install time for a
+    Feast point-in-time read instead), the horizon revenue (USD), and whether the early days and
+    the horizon are observed."""
+    columns = ("m.platform AS platform, m.media_source AS media_source, m.country AS country, "
+               + ", ".join(f"ifNull(a.{c}, 0) AS {c}" for c in NUMERIC)) if features else "m.install_ts AS install_ts"
+    return f"""
+WITH members AS ({MEMBERS}),
 events AS (
     SELECT m.install_id AS install_id, e.event_type AS event_type, toDate(e.event_ts) AS event_date,
            intDiv(toUnixTimestamp64Milli(e.event_ts) - toUnixTimestamp64Milli(m.install_ts), 86400000) AS day_n,
-           (toUnixTimestamp64Milli(e.event_ts) - toUnixTimestamp64Milli(m.install_ts)) / 86400000.0 AS age_days,
            e.revenue AS revenue, ifNull(e.currency, '') AS currency
     FROM staging.stg_sdk__app_events AS e
     INNER JOIN members AS m ON m.app_id = e.app_id AND m.device_key = e.device_key
     WHERE e.event_ts >= m.install_ts
 ),
 usd AS (
-    SELECT ev.install_id AS install_id, ev.event_type AS event_type, ev.day_n AS day_n, ev.age_days AS age_days,
+    SELECT ev.install_id AS install_id, ev.event_type AS event_type, ev.day_n AS day_n,
            if(ev.revenue IS NULL OR fx.units_per_usd = 0, 0, ev.revenue / fx.units_per_usd) AS usd
     FROM events AS ev
-    ASOF LEFT JOIN config.fx_rates AS fx ON fx.currency = ev.currency AND fx.rate_date <= ev.event_date
+    ASOF LEFT JOIN staging.stg_config__fx_rates AS fx ON fx.currency = ev.currency AND fx.rate_date <= ev.event_date
 ),
 agg AS (
     SELECT install_id,
@@ -66,19 +74,17 @@ agg AS (
            sumIf(usd, event_type = 'ad_revenue' AND day_n < {early_days}) AS ad_usd_early,
            sumIf(usd, day_n < {early_days}) AS revenue_usd_early,
            uniqExactIf(day_n, day_n < {early_days}) AS active_days_early,
-           sumIf(usd, day_n < {horizon_days}) AS revenue_usd_horizon,
-           maxIf(age_days, event_type = 'purchase' AND day_n < {early_days}) AS last_purchase_day,
-           avgIf(usd, event_type = 'purchase' AND day_n < {early_days}) AS mean_purchase_usd
+           sumIf(usd, day_n < {horizon_days}) AS revenue_usd_horizon
     FROM usd GROUP BY install_id
 ),
-as_of AS (SELECT max(event_ts) AS ts FROM staging.stg_sdk__app_events)
+as_of AS ({AS_OF_SQL})
 SELECT m.install_id AS install_id, m.app_id AS app_id, m.install_date AS install_date, {columns},
        ifNull(a.revenue_usd_horizon, 0) AS revenue_usd_horizon,
-       ifNull(a.last_purchase_day, 0) AS last_purchase_day, ifNull(a.mean_purchase_usd, 0) AS mean_purchase_usd,
-       m.install_ts + toIntervalDay({horizon_days}) <= (SELECT ts FROM as_of) AS is_mature,
-       m.install_ts + toIntervalDay({early_days}) <= (SELECT ts FROM as_of) AS early_observed
+       ifNull(m.install_ts + toIntervalDay({horizon_days}) <= o.as_of_ts, false) AS is_mature,
+       ifNull(m.install_ts + toIntervalDay({early_days}) <= o.as_of_ts, false) AS early_observed
 FROM members AS m
 LEFT JOIN agg AS a ON a.install_id = m.install_id
+LEFT JOIN as_of AS o ON o.app_id = m.app_id
 SETTINGS join_use_nulls = 1
 """
 
@@ -100,9 +106,57 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
     return df
 
 
+def purchases_sql() -> str:
+    """Every in-app purchase per app and device key, in USD at the event day's rate (NULL if none)."""
+    return """
+WITH p AS (
+    SELECT app_id, device_key, event_ts, revenue, ifNull(currency, '') AS currency, toDate(event_ts) AS event_date
+    FROM staging.stg_sdk__app_events WHERE event_type = 'purchase'
+)
+SELECT p.app_id AS app_id, p.device_key AS device_key, p.event_ts AS event_ts, p.revenue AS revenue,
+       p.currency AS currency, if(p.revenue IS NULL OR fx.units_per_usd = 0, NULL, p.revenue / fx.units_per_usd) AS usd
+FROM p ASOF LEFT JOIN staging.stg_config__fx_rates AS fx ON fx.currency = p.currency AND fx.rate_date <= p.event_date
+SETTINGS join_use_nulls = 1
+"""
+
+
+def load_purchases(client) -> pd.DataFrame:
+    """Purchase events from ClickHouse: app_id, device_key, event_ts (UTC), revenue, currency, usd."""
+    return client.query_df(purchases_sql())
+
+
+def clv_inputs(installs: pd.DataFrame, purchases: pd.DataFrame, early_days: int) -> pd.DataFrame:
+    """Per install_id the CLV baseline's inputs (``CLV_COLUMNS``, times in days) from the purchases
+    of its first ``early_days`` days (``ml.clv.summary_from_transactions``, born at install;
+    ``installs`` has install_id, app_id, device_key, install_ts and optionally as_of)."""
+    from ml import clv
+
+    birth = pd.Series(pd.to_datetime(installs["install_ts"], utc=True).to_numpy(), index=installs["install_id"])
+    end = birth + pd.Timedelta(days=early_days)
+    if "as_of" in installs:
+        end = end.clip(upper=pd.to_datetime(installs["as_of"], utc=True).set_axis(birth.index))
+    tx = purchases.merge(installs[["install_id", "app_id", "device_key"]], on=["app_id", "device_key"])
+    s = clv.summary_from_transactions(tx, "install_id", "event_ts", "usd", observation_end=end, freq=CLV_PERIOD,
+                                      freq_multiplier=24, birth=birth)
+    return s.rename(columns=CLV_COLUMNS).rename_axis("install_id").reset_index()
+
+
+def load_clv_inputs(client, early_days: int) -> pd.DataFrame:
+    installs = client.query_df(f"SELECT m.install_id AS install_id, m.app_id AS app_id, m.device_key AS device_key, "
+                               f"m.install_ts AS install_ts, o.as_of_ts AS as_of FROM ({MEMBERS}) AS m "
+                               f"LEFT JOIN ({AS_OF_SQL}) AS o ON o.app_id = m.app_id")
+    return clv_inputs(installs, load_purchases(client), early_days)
+
+
+def _with_clv(frame: pd.DataFrame, client, early_days: int) -> pd.DataFrame:
+    out = frame.merge(load_clv_inputs(client, early_days), on="install_id", how="left")
+    out[list(CLV_COLUMNS.values())] = out[list(CLV_COLUMNS.values())].fillna(0.0)
+    return out
+
+
 def load_frame_sql(client, early_days: int, horizon_days: int) -> pd.DataFrame:
     """The frame straight from ClickHouse (the reference the Feast path is tested against)."""
-    return _tidy(client.query_df(frame_sql(early_days, horizon_days)))
+    return _with_clv(_tidy(client.query_df(frame_sql(early_days, horizon_days))), client, early_days)
 
 
 def load_frame(client, store, early_days: int, horizon_days: int) -> pd.DataFrame:
@@ -114,8 +168,11 @@ def load_frame(client, store, early_days: int, horizon_days: int) -> pd.DataFram
 
     spine = client.query_df(frame_sql(early_days, horizon_days, features=False))
     spine["event_timestamp"] = pd.to_datetime(spine.pop("install_ts"), utc=True) + timedelta(days=early_days)
-    frame = training_frame(store, spine, FEATURE_SERVICE).rename(columns=FEAST_COLUMNS)
-    return _tidy(frame.drop(columns="event_timestamp"))
+    if spine.empty:  # nothing to read from Feast
+        frame = spine.assign(**{c: pd.Series(dtype="float64") for c in FEAST_COLUMNS.values()})
+    else:
+        frame = training_frame(store, spine, FEATURE_SERVICE).rename(columns=FEAST_COLUMNS)
+    return _with_clv(_tidy(frame.drop(columns="event_timestamp")), client, early_days)
 
 
 def pipeline(seed: int = 7) -> Pipeline:
@@ -127,8 +184,10 @@ def pipeline(seed: int = 7) -> Pipeline:
     return Pipeline([("encode", enc), ("model", reg)])
 
 
-def mape(pred: pd.Series, actual: pd.Series) -> float:
-    return float(abs(pred.sum() - actual.sum()) / actual.sum()) if actual.sum() > 0 else float("nan")
+def mape(pred, actual) -> float:
+    """|sum(pred) − sum(actual)| / sum(actual); NaN if the actual total is 0 or a prediction is NaN."""
+    p, a = float(np.sum(np.asarray(pred, float))), float(np.sum(np.asarray(actual, float)))
+    return abs(p - a) / a if a > 0 else float("nan")
 
 
 def backtest_table(test: pd.DataFrame, pred: np.ndarray) -> dict[str, dict[str, float]]:
@@ -140,33 +199,62 @@ def backtest_table(test: pd.DataFrame, pred: np.ndarray) -> dict[str, dict[str, 
 
 
 def bgnbd_baseline(train_df: pd.DataFrame, test_df: pd.DataFrame, early_days: int, horizon_days: int):
-    """The classic baseline: BG/NBD on each install's early purchases (birth = install, age =
-    early_days) and Gamma-Gamma on their values; horizon revenue = early revenue + expected
-    purchases in (early_days, horizon_days] x expected purchase value (in-app purchases only)."""
+    """The classic baseline on ``CLV_COLUMNS``: BG/NBD on each install's early purchases (born at
+    install) and Gamma-Gamma on their values; horizon revenue = early revenue + expected purchases
+    in (early_days, horizon_days] x expected purchase value; NaN if no install paid."""
     from ml import clv
 
-    T = np.full(len(train_df), float(early_days))
-    bg = clv.fit_bgnbd(train_df["purchases_early"], train_df["last_purchase_day"], T)
-    gg = clv.fit_gamma_gamma(train_df["purchases_early"], train_df["mean_purchase_usd"])
-    x, t_x = test_df["purchases_early"].to_numpy(float), test_df["last_purchase_day"].to_numpy(float)
-    future = bg.expected_purchases(float(horizon_days - early_days), x, t_x, np.full(len(x), float(early_days)))
-    value = gg.expected_value(x, test_df["mean_purchase_usd"].to_numpy(float))
-    pred = test_df["revenue_usd_early"].to_numpy(float) + future * value
+    def inputs(df):
+        return (df[c].to_numpy(float) for c in CLV_COLUMNS.values())
+
+    x, t_x, T, m = inputs(train_df)
+    if not ((x > 0) & (m > 0)).any():
+        return np.full(len(test_df), np.nan), {}
+    bg = clv.fit_bgnbd(x, t_x, T)
+    gg = clv.fit_gamma_gamma(x, m)
+    x, t_x, T, m = inputs(test_df)
+    future = bg.expected_purchases(float(horizon_days - early_days), x, t_x, T)
+    pred = test_df["revenue_usd_early"].to_numpy(float) + future * gg.expected_value(x, m)
     return pred, {"bgnbd": bg.__dict__, "gamma_gamma": gg.__dict__}
+
+
+def split(frame: pd.DataFrame, test_share_days: float = 0.3):
+    """Matured installs split by install date: (train, test, test days), the newest days held out."""
+    mature = frame[frame["is_mature"].astype(bool)]
+    days = sorted(mature["install_date"].unique())
+    n_test = max(1, int(round(len(days) * test_share_days))) if len(days) > 1 else len(days)
+    test_days = set(days[len(days) - n_test:])
+    held = mature["install_date"].isin(test_days)
+    return mature[~held], mature[held], test_days
+
+
+def cannot_train(frame: pd.DataFrame, horizon_days: int, test_share_days: float = 0.3) -> str | None:
+    """Why ``frame`` cannot train and backtest a model (None if it can): ``train`` needs two
+    matured cohort days, revenue to learn from and revenue in the held-out days (MAPE)."""
+    if frame.empty:
+        return "no installs"
+    days = frame.loc[frame["is_mature"].astype(bool), "install_date"].nunique()
+    if days < 2:
+        return (f"fewer than 2 matured cohort days (need install dates with {horizon_days} days observed): "
+                f"have {days}")
+    train_df, test_df, test_days = split(frame, test_share_days)
+    if not train_df["revenue_usd_horizon"].sum() > 0:
+        return f"no revenue by day {horizon_days} in the {train_df['install_date'].nunique()} training cohort days"
+    if not test_df["revenue_usd_horizon"].sum() > 0:
+        return (f"no revenue by day {horizon_days} in the held-out cohort days {', '.join(sorted(test_days))}: "
+                "the backtest MAPE is undefined")
+    return None
 
 
 def train(frame: pd.DataFrame, early_days: int, horizon_days: int, data_version: dict,
           test_share_days: float = 0.3, seed: int = 7) -> dict:
     """Fit on the older matured cohorts, backtest on the newest, log to MLflow, register and gate
-    the champion on the held-out total-revenue MAPE (lower is better)."""
-    mature = frame[frame["is_mature"].astype(bool)]
-    days = sorted(mature["install_date"].unique())
-    if len(days) < 2:
-        raise ValueError(f"the LTV backtest needs two matured cohort days at D{horizon_days}; found {len(days)}")
-    n_test = max(1, int(round(len(days) * test_share_days)))
-    test_days = set(days[-n_test:])
-    train_df = mature[~mature["install_date"].isin(test_days)]
-    test_df = mature[mature["install_date"].isin(test_days)]
+    the champion on the held-out total-revenue MAPE (lower is better). Raises where
+    ``cannot_train`` gives a reason."""
+    reason = cannot_train(frame, horizon_days, test_share_days)
+    if reason:
+        raise ValueError(f"the LTV model cannot train: {reason}")
+    train_df, test_df, test_days = split(frame, test_share_days)
     cols = [*CATEGORICAL, *NUMERIC]
     mlflow.set_experiment(experiment_id=tracking.experiment(EXPERIMENT))
     with mlflow.start_run(run_name=f"ltv_d{horizon_days}") as run:
@@ -206,6 +294,16 @@ def train(frame: pd.DataFrame, early_days: int, horizon_days: int, data_version:
         mlflow.log_dict(gate.as_dict(), "champion_gate.json")
     return {"run_id": run.info.run_id, "metrics": metrics, "backtest": bt, "gate": gate.as_dict(),
             "baseline_backtest": backtest_table(test_df, base_pred)}
+
+
+def cannot_predict(frame: pd.DataFrame, early_days: int) -> str | None:
+    """Why ``predict`` has nothing to score (None if it has): no champion, or no install whose
+    early days are observed."""
+    if tracking.champion_version(MODEL_NAME) is None:
+        return f"no champion {MODEL_NAME} registered (ltv_model has not trained one yet)"
+    if not frame["early_observed"].astype(bool).any():
+        return f"no install has its first {early_days} days observed"
+    return None
 
 
 def predict(frame: pd.DataFrame, horizon_days: int) -> pd.DataFrame:

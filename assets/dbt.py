@@ -1,13 +1,15 @@
 """dbt models as Dagster assets: one asset per model (dbt folders as key prefixes), dbt tests as
-asset checks, the partition window passed to dbt as vars."""
+asset checks, the partition window (and the cohort as-of from the run config) passed to dbt as vars."""
 
 import json
 import os
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+from pydantic import Field, field_validator
 
 from orchestration.partitions import hour_window
 from orchestration.resources import ClickHouseResource
@@ -43,6 +45,36 @@ def window_vars(context: dg.AssetExecutionContext) -> dict[str, str]:
             "unmogrowp__window_end": end.strftime(WINDOW_FORMAT)}
 
 
+class CohortConfig(dg.Config):
+    """Run config of the dbt assets that judge cohort maturity."""
+
+    as_of: str | None = Field(
+        default=None,
+        description="Judge maturity as of this time, UTC ('YYYY-MM-DD HH:MM'; an offset is converted): it caps "
+                    "every app's as-of (an app whose data ends earlier keeps its own). Empty: each app's latest "
+                    "event.")
+
+    @field_validator("as_of")
+    @classmethod
+    def _utc(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        try:
+            t = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise ValueError(f"as_of {value!r}: expected YYYY-MM-DD HH:MM (UTC)") from None
+        t = t.replace(tzinfo=UTC) if t.tzinfo is None else t.astimezone(UTC)
+        return t.strftime(WINDOW_FORMAT)
+
+
+def cohort_vars(context: dg.AssetExecutionContext, config: CohortConfig) -> dict[str, str]:
+    """The window vars plus ``unmogrowp__as_of`` when the run config gives one."""
+    if not config.as_of:
+        return window_vars(context)
+    context.log.info(f"cohort maturity as of {config.as_of} UTC (caps every app's latest event)")
+    return {**window_vars(context), "unmogrowp__as_of": config.as_of}
+
+
 def _run_dbt(context, dbt: DbtCliResource, clickhouse: ClickHouseResource, dbt_vars: dict | None = None):
     clickhouse.ensure_running()
     if clickhouse.local_home:  # the local profile reads the port of the managed server
@@ -69,24 +101,36 @@ def build_dbt_assets(manifest, hourly: dg.PartitionsDefinition, daily: dg.Partit
         """Install attribution for the install hours of the run (replaces exactly that window)."""
         yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
 
+    @dbt_assets(manifest=manifest, select="fqn:marts.matching", name="dbt_install_matches",
+                partitions_def=daily, backfill_policy=single_run, dagster_dbt_translator=TRANSLATOR,
+                pool="dbt_attribution")
+    def dbt_install_matches(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
+        """The touch each install of the run's dates came from before fraud rules (SPEC §2's
+        waterfall): the input of the Spark fraud features."""
+        yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
+
     @dbt_assets(manifest=manifest, select="fs_install_activity_daily", name="dbt_ltv_features",
                 partitions_def=daily, backfill_policy=single_run, dagster_dbt_translator=TRANSLATOR,
                 pool="dbt_daily")
-    def dbt_ltv_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
+    def dbt_ltv_features(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource,
+                         config: CohortConfig):
         """Per-install cumulative activity by elapsed day (the LTV features Feast serves), for the
-        install dates of the run; built after attribution, before the nightly training."""
-        yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
+        install dates of the run; built after attribution, before the nightly training. Days count
+        once over by the app's as-of (config `as_of` caps it)."""
+        yield from _run_dbt(context, dbt, clickhouse, cohort_vars(context, config))
 
     @dbt_assets(manifest=manifest, select="fqn:marts.cohorts fqn:marts.mta fqn:marts.retargeting fqn:marts.fraud fs_campaign_daily", name="dbt_daily",
                 partitions_def=daily, backfill_policy=single_run, dagster_dbt_translator=TRANSLATOR,
                 pool="dbt_daily")
-    def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
-        """Cohorts, retention, KPIs, multi-touch credit and re-engagements for the dates of the run."""
-        yield from _run_dbt(context, dbt, clickhouse, window_vars(context))
+    def dbt_daily(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource,
+                  config: CohortConfig):
+        """Cohorts, retention, KPIs, multi-touch credit and re-engagements for the dates of the run;
+        cohort days mature by each app's latest event (config `as_of` caps it)."""
+        yield from _run_dbt(context, dbt, clickhouse, cohort_vars(context, config))
 
     @dbt_assets(manifest=manifest, select="fqn:marts.reporting", name="dbt_reporting", dagster_dbt_translator=TRANSLATOR)
     def dbt_reporting(context: dg.AssetExecutionContext, dbt: DbtCliResource, clickhouse: ClickHouseResource):
         """Reporting views over the marts (all multi-touch models side by side)."""
         yield from _run_dbt(context, dbt, clickhouse)
 
-    return [dbt_config_and_staging, dbt_attribution, dbt_ltv_features, dbt_daily, dbt_reporting]
+    return [dbt_config_and_staging, dbt_install_matches, dbt_attribution, dbt_ltv_features, dbt_daily, dbt_reporting]

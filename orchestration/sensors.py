@@ -1,15 +1,24 @@
 """Sensors: new landing files start ingestion runs for the partitions they belong to."""
 
 import json
+from datetime import datetime
 
 import dagster as dg
 
+from orchestration.partitions import DAY_KEY, HOUR_KEY
 from orchestration.resources import LandingResource
 from unmogrowp.landing import LandingFile, is_cost_key, is_event_key
 
 
 def _is_new(f: LandingFile, modified: float, keys_at_mark: set[str]) -> bool:
     return f.modified > modified or (f.modified == modified and f.key not in keys_at_mark)
+
+
+def _first_partition(context: dg.SensorEvaluationContext, job_name: str) -> datetime | None:
+    """The start of the first partition of a job of the sensor's definitions (None: not known here)."""
+    repository = context.repository_def
+    partitions = repository.get_job(job_name).partitions_def if repository is not None else None
+    return partitions.start if isinstance(partitions, dg.TimeWindowPartitionsDefinition) else None
 
 
 def build_landing_sensor(events_job, cost_job, running: bool) -> dg.SensorDefinition:
@@ -21,7 +30,8 @@ def build_landing_sensor(events_job, cost_job, running: bool) -> dg.SensorDefini
         """Requests an ingestion run for each landing hour / cost date with new files.
 
         The cursor is a high-water mark on modification time plus the keys seen at that time:
-        landing files are immutable, so anything older has been requested already.
+        landing files are immutable, so anything older has been requested already. Files for hours
+        or dates before the first partition (UNMOGROWP_PARTITIONS_START) are skipped, with a message.
         """
         cursor = json.loads(context.cursor) if context.cursor else {"modified": 0.0, "keys": []}
         modified, keys = cursor["modified"], set(cursor["keys"])
@@ -29,16 +39,29 @@ def build_landing_sensor(events_job, cost_job, running: bool) -> dg.SensorDefini
         new = [f for f in files if _is_new(f, modified, keys)]
         if not new:
             return dg.SkipReason(f"no landing files after {modified}")
-        hours = sorted({f.event_hour.strftime("%Y-%m-%d-%H:00") for f in new if is_event_key(f.key)})
-        dates = sorted({f.cost_date.isoformat() for f in new if is_cost_key(f.key)})
+        first_hour, first_date = _first_partition(context, events_job.name), _first_partition(context, cost_job.name)
+        hours = sorted({f.event_hour for f in new if is_event_key(f.key)})
+        dates = sorted({f.cost_date for f in new if is_cost_key(f.key)})
+        early_hours = [h for h in hours if first_hour is not None and h < first_hour]
+        early_dates = [d for d in dates if first_date is not None and d < first_date.date()]
         top = max(f.modified for f in new)
         at_top = sorted({f.key for f in files if f.modified == top} | (keys if top == modified else set()))
         stamp = f"{top:.6f}:{len(at_top)}"
-        requests = [dg.RunRequest(run_key=f"events:{h}:{stamp}", job_name=events_job.name, partition_key=h)
-                    for h in hours]
-        requests += [dg.RunRequest(run_key=f"cost:{d}:{stamp}", job_name=cost_job.name, partition_key=d)
-                     for d in dates]
-        return dg.SensorResult(run_requests=requests,
-                               cursor=json.dumps({"modified": top, "keys": at_top}))
+        requests = [dg.RunRequest(run_key=f"events:{h:{HOUR_KEY}}:{stamp}", job_name=events_job.name,
+                                  partition_key=h.strftime(HOUR_KEY)) for h in hours if h not in early_hours]
+        requests += [dg.RunRequest(run_key=f"cost:{d:{DAY_KEY}}:{stamp}", job_name=cost_job.name,
+                                   partition_key=d.strftime(DAY_KEY)) for d in dates if d not in early_dates]
+        skipped = None
+        if early_hours or early_dates:
+            earliest = min([*(h.strftime(HOUR_KEY) for h in early_hours), *(d.strftime(DAY_KEY) for d in early_dates)])
+            skipped = (f"not requested: {len(early_hours)} landing hours and {len(early_dates)} cost dates from "
+                       f"{earliest} are before the first partition {(first_hour or first_date):%Y-%m-%d} "
+                       "(UNMOGROWP_PARTITIONS_START; unset locally, the landing zone's first dt= when the definitions "
+                       "loaded): move it earlier and reload, then run them with `unmogrowp run` or a backfill")
+            context.log.warning(skipped)
+        cursor = json.dumps({"modified": top, "keys": at_top})
+        if not requests:  # the cursor still moves: the same files are not reported every tick
+            return dg.SensorResult(skip_reason=skipped, cursor=cursor)
+        return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return landing_sensor

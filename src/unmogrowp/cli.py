@@ -8,7 +8,8 @@ import time
 from datetime import UTC, date, datetime
 
 from unmogrowp.clickhouse import manager
-from unmogrowp.config import ConfigError, Settings, load_settings
+from unmogrowp.config import (PARTITIONS_START_ENV, ConfigError, Settings, first_landing_date, load_settings,
+                              with_landing)
 
 HOUR_FORMATS = "YYYY-MM-DD, YYYY-MM-DDTHH, YYYY-MM-DDTHH:00 or Dagster's YYYY-MM-DD-HH:00, UTC"
 
@@ -96,6 +97,15 @@ def _hour(text: str) -> datetime:
     return parsed
 
 
+def _time(text: str) -> datetime:
+    """A moment (UTC unless an offset is given): 2026-09-08 12:30, 2026-09-08T12:30, 2026-09-08."""
+    try:
+        parsed = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a time: expected 'YYYY-MM-DD HH:MM' (UTC)") from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
 def _int_from(low: int, high: int | None = None):
     """An argparse type: a whole number in [low, high]."""
 
@@ -127,27 +137,50 @@ def _validate_generate(args: argparse.Namespace) -> None:
         raise UsageError(f"--start {args.start} is after --end {args.end} (--end is the last day, inclusive)")
 
 
-def _validate_run(args: argparse.Namespace, settings: Settings) -> None:
-    """Refuse a range or landing zone the pipeline cannot use, before anything is started or written."""
+def _validate_run(args: argparse.Namespace, settings: Settings) -> Settings:
+    """Refuse a range, as-of or landing zone the pipeline cannot use, before anything is started or
+    written; returns the settings the run uses (``--landing`` applied)."""
     if args.start >= args.end:
         raise UsageError(f"--start {_fmt_hour(args.start)} is not before --end {_fmt_hour(args.end)} "
                          "(--end is exclusive: the last hour run is --end minus one hour)")
-    try:
-        first = datetime.combine(date.fromisoformat(settings.partitions_start), datetime.min.time(), UTC)
-    except ValueError:
-        raise ConfigError(f"UNMOGROWP_PARTITIONS_START={settings.partitions_start!r}: expected YYYY-MM-DD") from None
-    if args.start < first:
-        raise UsageError(f"--start {_fmt_hour(args.start)} is before the first partition {_fmt_hour(first)} UTC "
-                         "(set UNMOGROWP_PARTITIONS_START=YYYY-MM-DD to move it)")
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
     if args.end > now:  # the last hourly partition is the last whole hour
         raise UsageError(f"--end {_fmt_hour(args.end)} is after the current hour {_fmt_hour(now)} UTC: "
                          "hours that have not ended have no partition yet")
-    _check_landing(args.landing or settings.landing_uri,
-                   "--landing" if args.landing else "the landing zone (UNMOGROWP_LANDING_URI)")
+    as_of = getattr(args, "as_of", None)
+    if as_of is not None and as_of > args.end:
+        raise UsageError(f"--as-of {as_of:%Y-%m-%d %H:%M} is after --end {_fmt_hour(args.end)} UTC: the run "
+                         "loads no landing hour after --end, so no data is complete to a later time")
+    if as_of is not None and as_of <= args.start:
+        raise UsageError(f"--as-of {as_of:%Y-%m-%d %H:%M} is not after --start {_fmt_hour(args.start)} UTC: "
+                         "every cohort of the run would stay immature")
+    if args.landing:
+        settings = with_landing(settings, args.landing)
+    landed = _check_landing(settings.landing_uri,
+                            "--landing" if args.landing else "the landing zone (UNMOGROWP_LANDING_URI)")
+    first = datetime.combine(date.fromisoformat(settings.partitions_start), datetime.min.time(), UTC)
+    if args.start < first:
+        raise UsageError(_before_first_partition(args.start, first, settings, landed))
+    return settings
 
 
-def _check_landing(uri: str, what: str) -> None:
+def _before_first_partition(start: datetime, first: datetime, settings: Settings, landed: date) -> str:
+    """Why --start is refused, and the UNMOGROWP_PARTITIONS_START that would take it."""
+    text = f"--start {_fmt_hour(start)} is before the first partition {_fmt_hour(first)} UTC"
+    if settings.partitions_start_source == "landing":
+        return (f"{text}, the landing zone's first dt= date: nothing landed before it "
+                f"(set {PARTITIONS_START_ENV}=YYYY-MM-DD to start earlier anyway)")
+    origin = (f"{PARTITIONS_START_ENV}={settings.partitions_start}" if settings.partitions_start_source
+              == PARTITIONS_START_ENV else f"the default; {PARTITIONS_START_ENV} is unset")
+    landed = min(landed, date.fromisoformat(first_landing_date(settings.landing_uri) or landed.isoformat()))
+    where = ("the landing zone's first dt= date" if landed <= start.date()
+             else f"the --start date; the landing zone starts at {landed}")
+    return (f"{text} ({origin}): set {PARTITIONS_START_ENV}={min(landed, start.date())} ({where}), for the "
+            "definitions everywhere they load (dagster dev, the daemon, this command)")
+
+
+def _check_landing(uri: str, what: str) -> date:
+    """Refuse a landing root without event batches; returns its first event batch date (dt=)."""
     from unmogrowp.landing import LandingStore, is_event_key
 
     expected = "expected a landing root with event batches under events/ (see `unmogrowp generate`)"
@@ -159,9 +192,14 @@ def _check_landing(uri: str, what: str) -> None:
         keys = [f.key for f in store.list("events/")]
     except Exception as e:  # S3: no bucket, no credentials, endpoint down
         raise UsageError(f"{what} {uri} cannot be listed ({type(e).__name__}: {e})") from e
-    if not any(is_event_key(k) for k in keys):
+    dates = sorted(k.split("/dt=", 1)[1][:10] for k in keys if is_event_key(k))
+    if not dates:
         raise UsageError(f"{what} {uri} holds no event batches under "
                          f"events/app_id=<app>/dt=<YYYY-MM-DD>/hr=<HH>/: {expected}")
+    try:
+        return date.fromisoformat(dates[0])
+    except ValueError:
+        raise UsageError(f"{what} {uri} has an event batch under dt={dates[0]}, which is not a date") from None
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -185,15 +223,15 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    settings = _settings()
-    _validate_run(args, settings)
+    settings = _validate_run(args, _settings())
 
     from orchestration.launcher import Progress
     from orchestration.pipeline import PIPELINE_JOBS, dagster_home, format_summary, run_pipeline
 
+    as_of = f"; cohort maturity as of {args.as_of:%Y-%m-%d %H:%M} UTC" if args.as_of else ""
     print(f"launching {len(PIPELINE_JOBS)} runs on the Dagster instance in {dagster_home(settings)} "
-          "(logs: the Dagster UI, `make dev`)", file=sys.stderr)
-    summary = run_pipeline(settings, args.start, args.end, landing_uri=args.landing,
+          f"(logs: the Dagster UI, `make dev`; partitions from {settings.partitions_start}{as_of})", file=sys.stderr)
+    summary = run_pipeline(settings, args.start, args.end, landing_uri=args.landing, as_of=args.as_of,
                            progress=Progress(len(PIPELINE_JOBS), stream=sys.stderr))
     print(format_summary(summary, args.start, args.end))
     return 0 if summary.success else 1
@@ -247,9 +285,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="landing root holding events/: a directory, file:// or s3:// URI "
                           "(default: UNMOGROWP_LANDING_URI or UNMOGROWP_HOME/landing)")
     run.add_argument("--start", type=_hour, required=True, metavar="HOUR",
-                     help=f"first landing hour, not before UNMOGROWP_PARTITIONS_START; {HOUR_FORMATS}")
+                     help="first landing hour, not before the first partition (UNMOGROWP_PARTITIONS_START; "
+                          f"unset locally: the landing zone's first dt= date); {HOUR_FORMATS}")
     run.add_argument("--end", type=_hour, required=True, metavar="HOUR",
                      help="end hour, exclusive, after --start; same formats")
+    run.add_argument("--as-of", type=_time, metavar="'YYYY-MM-DD HH:MM'",
+                     help="judge cohort maturity as of this time (UTC), after --start and not after --end; it "
+                          "caps each app's latest event (default: each app's latest event)")
     run.set_defaults(func=_run)
 
     erase = command("erase", "erase a device or user everywhere (Delta, ClickHouse, Feast) and audit it")

@@ -2,6 +2,7 @@
 
 import json
 import subprocess
+from datetime import timedelta
 
 import pyarrow.parquet as pq
 
@@ -99,7 +100,43 @@ def test_changing_a_var_replays_attribution_with_a_new_config_hash(pipeline_run,
     assert ch.command("SELECT countIf(attribution_status = 'attributed') FROM marts.fct_installs") == attributed
 
 
+def test_cohort_maturity_is_judged_per_app_and_capped_by_the_as_of(pipeline_run, ch):
+    """int_cohorts__as_of: one row per app, its latest event, capped by unmogrowp__as_of; the marts
+    built with an as-of mature nothing after it, and rebuilt without one are as before."""
+    settings = pipeline_run[0]
+
+    def as_of_rows(dbt_vars: dict | None = None) -> dict:
+        args = ["compile", "--quiet", "--inline", "select app_id, as_of_ts from {{ ref('int_cohorts__as_of') }}"]
+        compiled = dbt(settings, *args, *(["--vars", json.dumps(dbt_vars)] if dbt_vars else []))
+        assert compiled.returncode == 0, compiled.stdout[-3000:]
+        return dict(ch.query(compiled.stdout).result_rows)
+
+    latest = dict(ch.query("SELECT app_id, max(event_ts) FROM raw.events GROUP BY app_id").result_rows)
+    assert as_of_rows() == latest
+    cap = (min(latest.values()) - timedelta(days=2)).replace(microsecond=0)
+    capped = {"unmogrowp__as_of": f"{cap:%Y-%m-%d %H:%M:%S}"}
+    assert as_of_rows(capped) == {app: min(ts, cap) for app, ts in latest.items()}
+
+    mature = "SELECT countIf(is_mature) FROM marts.fct_cohort_retention"
+    before = ch.command(mature)
+    models = ["--select", "fct_cohort_retention fct_cohort_kpis fs_install_activity_daily"]
+    run = dbt(settings, "run", *models, "--vars", json.dumps(capped))
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert 0 < ch.command(mature) < before
+    late = {"fct_cohort_retention": "day_mode = 'elapsed_24h' AND is_mature AND toDateTime64(install_date, 3, 'UTC') "
+                                    "+ toIntervalDay(day_n + 1) > {cap:DateTime64(3, 'UTC')}",
+            "fct_cohort_kpis": "is_mature AND toDateTime64(install_date, 3, 'UTC') + toIntervalDay(day_n + 1) "
+                               "> {cap:DateTime64(3, 'UTC')}"}
+    for model, where in late.items():
+        assert ch.command(f"SELECT count() FROM marts.{model} WHERE {where}", parameters={"cap": cap}) == 0, model
+    assert ch.command("SELECT count() FROM marts.fs_install_activity_daily "
+                      "WHERE feature_ts > {cap:DateTime64(3, 'UTC')}", parameters={"cap": cap}) == 0
+    run = dbt(settings, "run", *models)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert ch.command(mature) == before
+
+
 def test_dbt_unit_tests_pass(pipeline_run):
     result = dbt(pipeline_run[0], "test", "--select", "test_type:unit")
     assert result.returncode == 0, result.stdout[-5000:]
-    assert "ERROR=0" in result.stdout and "PASS=11" in result.stdout
+    assert "ERROR=0" in result.stdout and "PASS=12" in result.stdout

@@ -31,11 +31,11 @@ def test_sensor_requests_new_partitions_and_advances_its_cursor(tmp_path):
     write(store, event_key("com.a", h5, "b1"), 1000)
     write(store, event_key("com.b", h5, "b2"), 1000)
     write(store, event_key("com.a", h6, "b3"), 1001)
-    write(store, cost_key("netx", date(2026, 8, 31), datetime(2026, 9, 1, 6, tzinfo=UTC)), 1001)
+    write(store, cost_key("netx", date(2026, 9, 1), datetime(2026, 9, 1, 6, tzinfo=UTC)), 1001)
 
     result, _ = evaluate(defs, str(store.path))
     reqs = {(r.job_name, r.partition_key) for r in result.run_requests}
-    assert reqs == {(EVENTS_JOB, "2026-09-01-05:00"), (EVENTS_JOB, "2026-09-01-06:00"), (COST_JOB, "2026-08-31")}
+    assert reqs == {(EVENTS_JOB, "2026-09-01-05:00"), (EVENTS_JOB, "2026-09-01-06:00"), (COST_JOB, "2026-09-01")}
     cursor = json.loads(result.cursor)
     assert cursor["modified"] == 1001 and len(cursor["keys"]) == 2
 
@@ -48,6 +48,41 @@ def test_sensor_requests_new_partitions_and_advances_its_cursor(tmp_path):
     assert [(r.job_name, r.partition_key) for r in later.run_requests] == [(EVENTS_JOB, "2026-09-01-05:00")]
     assert len(json.loads(later.cursor)["keys"]) == 3
     assert later.run_requests[0].run_key != result.run_requests[0].run_key
+
+
+def test_sensor_skips_hours_and_dates_before_the_first_partition(tmp_path):
+    settings = load_settings({"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_PARTITIONS_START": "2026-09-01"})
+    defs = build_definitions(settings)
+    store = LandingStore(str(tmp_path / "landing"))
+    write(store, event_key("com.a", datetime(2026, 8, 31, 23, tzinfo=UTC), "early"), 1000)
+    write(store, cost_key("netx", date(2026, 8, 31), datetime(2026, 9, 1, 6, tzinfo=UTC)), 1000)
+
+    result, _ = evaluate(defs, str(store.path))
+    assert not result.run_requests
+    message = result.skip_reason.skip_message
+    for words in ("1 landing hours and 1 cost dates from 2026-08-31", "before the first partition 2026-09-01",
+                  "UNMOGROWP_PARTITIONS_START"):
+        assert words in message, message
+    assert json.loads(result.cursor)["modified"] == 1000  # reported once, not on every tick
+    again, _ = evaluate(defs, str(store.path), result.cursor)
+    assert isinstance(again, dg.SkipReason)
+
+    # with files in range, only those are requested
+    write(store, event_key("com.a", datetime(2026, 8, 31, 22, tzinfo=UTC), "early2"), 1001)
+    write(store, event_key("com.a", datetime(2026, 9, 1, 0, tzinfo=UTC), "first"), 1001)
+    mixed, _ = evaluate(defs, str(store.path), result.cursor)
+    assert [(r.job_name, r.partition_key) for r in mixed.run_requests] == [(EVENTS_JOB, "2026-09-01-00:00")]
+
+
+def test_locally_the_partitions_start_where_the_landing_data_starts(tmp_path):
+    """Unset UNMOGROWP_PARTITIONS_START: 2017 data gets partitions, and the sensor requests them."""
+    store = LandingStore(str(tmp_path / "landing"))  # the default landing of UNMOGROWP_HOME
+    write(store, event_key("com.a", datetime(2017, 3, 1, 5, tzinfo=UTC), "b1"), 1000)
+    defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path)}))
+    for job in (EVENTS_JOB, COST_JOB):
+        assert defs.resolve_job_def(job).partitions_def.start == datetime(2017, 3, 1, tzinfo=UTC)
+    result, _ = evaluate(defs, str(store.path))
+    assert [(r.job_name, r.partition_key) for r in result.run_requests] == [(EVENTS_JOB, "2017-03-01-05:00")]
 
 
 def test_schedules_target_the_ingest_jobs(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from unmogrowp.cli import _hour, _validate_run, build_parser
-from unmogrowp.config import load_settings
+from unmogrowp.config import load_settings, settings_environ
 
 CLI = str(Path(sys.executable).with_name("unmogrowp"))
 
@@ -25,10 +25,10 @@ def _env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def _landing(root: Path, events: bool = True) -> Path:
-    """A landing root with one tiny event batch (or only a cost report)."""
-    key = ("events/app_id=app1/dt=2026-09-01/hr=00/b1.json.gz" if events
-           else "cost/media_source=net/dt=2026-09-01/20260902T000000Z.json.gz")
+def _landing(root: Path, events: bool = True, day: str = "2026-09-01") -> Path:
+    """A landing root with one tiny event batch (or only a cost report) on ``day``."""
+    key = (f"events/app_id=app1/dt={day}/hr=00/b1.json.gz" if events
+           else f"cost/media_source=net/dt={day}/20260902T000000Z.json.gz")
     (root / key).parent.mkdir(parents=True)
     (root / key).write_bytes(gzip.compress(b'{"event_id": "e1"}\n'))
     return root
@@ -41,7 +41,9 @@ def landing(tmp_path) -> Path:
 
 RUN = ["run", "--start", "2026-09-01T00", "--end", "2026-09-01T02"]
 
-# (arguments, extra environment, words the error line must contain); {landing} is a landing root with events
+# (arguments, extra environment, words the error line must contain); {landing} is a landing root with events,
+# {history} one whose events start on 2017-03-01
+STAGING = {"LAKEHOUSE_ENV": "staging", "CLICKHOUSE_HOST": "ch.invalid", "UNMOGROWP_LAKE_URI": "s3://lake/root"}
 CASES = {
     "landing missing": (["run", "--landing", "{tmp}/nowhere", "--start", "2026-09-01", "--end", "2026-09-02"], {},
                         ["unmogrowp run: error:", "--landing", "nowhere", "does not exist", "events/"]),
@@ -75,6 +77,24 @@ CASES = {
                                 ["first partition 2026-09-02T00:00", "UNMOGROWP_PARTITIONS_START"]),
     "bad partitions start": (RUN, {"UNMOGROWP_PARTITIONS_START": "Sept 1"},
                              ["UNMOGROWP_PARTITIONS_START='Sept 1'", "YYYY-MM-DD"]),
+    "before the landing's first date": (["run", "--landing", "{history}", "--start", "2017-02-28T23", "--end",
+                                         "2017-03-01T02"], {},
+                                        ["before the first partition 2017-03-01T00:00", "landing zone's first dt="]),
+    "history before a set start": (["run", "--landing", "{history}", "--start", "2017-03-01", "--end", "2017-03-02"],
+                                   {"UNMOGROWP_PARTITIONS_START": "2026-09-01"},
+                                   ["first partition 2026-09-01T00:00", "(UNMOGROWP_PARTITIONS_START=2026-09-01)",
+                                    "set UNMOGROWP_PARTITIONS_START=2017-03-01", "landing zone's first dt="]),
+    "history in staging": (["run", "--start", "2017-03-05", "--end", "2017-03-06"],
+                           {**STAGING, "UNMOGROWP_LANDING_URI": "{history}"},
+                           ["first partition 2026-09-01T00:00", "UNMOGROWP_PARTITIONS_START is unset",
+                            "set UNMOGROWP_PARTITIONS_START=2017-03-01"]),
+    "as-of not a time": (RUN + ["--as-of", "soon"], {}, ["argument --as-of", "'soon'", "'YYYY-MM-DD HH:MM' (UTC)"]),
+    "as-of after end": (["run", "--landing", "{landing}", "--start", "2026-09-01T00", "--end", "2026-09-01T02",
+                         "--as-of", "2026-09-01 02:30"], {},
+                        ["--as-of 2026-09-01 02:30 is after --end 2026-09-01T02:00", "no data is complete"]),
+    "as-of not after start": (["run", "--landing", "{landing}", "--start", "2026-09-01T05", "--end", "2026-09-01T07",
+                               "--as-of", "2026-09-01T07:00+02:00"], {},
+                              ["--as-of 2026-09-01 05:00 is not after --start 2026-09-01T05:00", "immature"]),
     "bad LAKEHOUSE_ENV": (RUN, {"LAKEHOUSE_ENV": "qa"}, ["LAKEHOUSE_ENV='qa'", "expected one of"]),
     "prod without settings": (RUN, {"LAKEHOUSE_ENV": "prod"}, ["CLICKHOUSE_HOST must be set"]),
     "port not a number": (["clickhouse", "start"], {"UNMOGROWP_CLICKHOUSE_PORT": "abc"},
@@ -98,10 +118,11 @@ def test_bad_input_is_refused_in_one_line_before_anything_is_written(case, tmp_p
     args, extra, words = CASES[case]
     (tmp_path / "empty").mkdir()
     _landing(tmp_path / "costonly", events=False)
+    history = _landing(tmp_path / "history", day="2017-03-01")
     home = tmp_path / "home"
 
     def fill(s: str) -> str:
-        return s.format(tmp=tmp_path, landing=landing)
+        return s.format(tmp=tmp_path, landing=landing, history=history)
 
     env = _env(home, **{k: fill(v) for k, v in extra.items()})
     p = subprocess.run([CLI, *map(fill, args)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30,
@@ -148,7 +169,68 @@ def test_a_good_run_passes_validation_without_loading_dagster(tmp_path, landing)
     assert not (tmp_path / "home").exists()
 
 
+def test_history_before_the_default_start_runs_from_the_landing_zones_first_date(tmp_path):
+    """Unset locally, the first partition is the landing zone's first dt= (events or cost): 2017 runs."""
+    history = _landing(tmp_path / "history", day="2017-03-01")
+    _landing(history, events=False, day="2017-02-28")  # cost for the day before the first event batch
+    settings = load_settings({"UNMOGROWP_HOME": str(tmp_path / "home")})  # its own landing does not exist
+    assert settings.partitions_start == "2026-09-01"
+    args = build_parser().parse_args(["run", "--landing", str(history), "--start", "2017-02-28", "--end",
+                                      "2017-03-02", "--as-of", "2017-03-01 12:30"])
+    used = _validate_run(args, settings)
+    assert (used.partitions_start, used.partitions_start_source) == ("2017-02-28", "landing")
+    assert used.landing_uri == str(history)
+    assert args.as_of == datetime(2017, 3, 1, 12, 30, tzinfo=UTC)
+    # the code server started for the run gets the date, not a new look at the landing zone
+    assert load_settings(settings_environ(used)).partitions_start == "2017-02-28"
+    assert not (tmp_path / "home").exists()
+
+
 @pytest.mark.parametrize("text", ["2026-09-01T05", "2026-09-01T05:00", "2026-09-01-05:00", "2026-09-01 05:00",
                                   "2026-09-01T07:00+02:00"])
 def test_hour_formats(text):
     assert _hour(text) == datetime(2026, 9, 1, 5, tzinfo=UTC)
+
+
+def test_run_gives_the_as_of_to_the_jobs_that_judge_cohort_maturity(tmp_path, landing, monkeypatch):
+    """`unmogrowp run --as-of`: the dbt assets judging maturity get it as run config their jobs accept."""
+    from contextlib import contextmanager
+
+    import dagster as dg
+
+    from assets.dbt import CohortConfig
+    from orchestration import pipeline
+    from orchestration.definitions import build_definitions
+    from orchestration.jobs import DAILY_MARTS_JOB, LTV_FEATURES_JOB, PIPELINE_JOBS
+    from orchestration.launcher import RunResult
+    from unmogrowp.cli import main
+
+    defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path / "defs")}))
+    launched: dict[str, dict] = {}
+
+    class Launcher:  # records the launches; each run config is validated against the real job
+        def node_names(self, job_name):
+            return {node.name for node in defs.resolve_job_def(job_name).nodes}
+
+        def launch(self, job_name, run_config=None, tags=None):
+            dg.validate_run_config(defs.resolve_job_def(job_name), run_config or {})
+            launched[job_name] = run_config or {}
+            return job_name
+
+        def wait(self, run_id, on_step=None):
+            return RunResult(run_id, run_id, dg.DagsterRunStatus.SUCCESS, 0.0)
+
+    monkeypatch.setattr(pipeline, "launcher_for", contextmanager(lambda settings: iter([Launcher()])))
+    monkeypatch.setattr(pipeline, "format_summary", lambda *args: "summary")
+    for name in [k for k in os.environ if k.startswith(("UNMOGROWP_", "LAKEHOUSE_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("UNMOGROWP_HOME", str(tmp_path / "home"))
+    assert main(["run", "--landing", str(landing), "--start", "2026-09-01", "--end", "2026-09-01T03",
+                 "--as-of", "2026-09-01 02:30"]) == 0
+    assert set(launched) == set(PIPELINE_JOBS)
+    given = {job: {op: c["config"]["as_of"] for op, c in rc.get("ops", {}).items() if "as_of" in c.get("config", {})}
+             for job, rc in launched.items()}
+    assert given.pop(DAILY_MARTS_JOB) == {"dbt_daily": "2026-09-01 02:30:00+00:00"}
+    assert given.pop(LTV_FEATURES_JOB) == {"dbt_ltv_features": "2026-09-01 02:30:00+00:00"}
+    assert not any(given.values())
+    assert CohortConfig(as_of="2026-09-01 02:30:00+00:00").as_of == "2026-09-01 02:30:00"  # the dbt var

@@ -1,6 +1,7 @@
 import pytest
 
-from unmogrowp.config import ConfigError, load_settings, settings_environ
+from unmogrowp.config import (DEFAULT_PARTITIONS_START, ConfigError, first_landing_date, load_settings,
+                              settings_environ, with_landing)
 
 
 def test_local_is_the_default(tmp_path):
@@ -34,3 +35,48 @@ def test_settings_environ_round_trips(tmp_path):
     for settings in (local, prod):
         assert load_settings(settings_environ(settings)) == settings
     assert settings_environ(local)["MLFLOW_TRACKING_URI"] == ""  # set empty: a parent's value is not inherited
+
+
+def _dt_dirs(root, *keys):
+    for key in keys:
+        (root / key).mkdir(parents=True)
+    return root
+
+
+def test_partitions_start_locally_follows_the_landing_zones_first_date(tmp_path):
+    landing = _dt_dirs(tmp_path / "landing", "events/app_id=a/dt=2017-03-02/hr=00", "events/app_id=b/dt=2017-03-01",
+                       "cost/media_source=n/dt=2017-02-28", "events/app_id=a/dt=2017-13-40", "events/app_id=a/notes")
+    for uri in (str(landing), landing.as_uri()):
+        s = load_settings({"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_LANDING_URI": uri})
+        assert (s.partitions_start, s.partitions_start_source) == ("2017-02-28", "landing")
+    # the default landing (UNMOGROWP_HOME/landing) too; an empty or missing one gives the default date
+    assert load_settings({"UNMOGROWP_HOME": str(tmp_path)}).partitions_start == "2017-02-28"
+    assert load_settings({"UNMOGROWP_HOME": str(tmp_path / "other")}).partitions_start == DEFAULT_PARTITIONS_START
+    # the variable wins; staging/prod and S3 landing zones never list
+    s = load_settings({"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_PARTITIONS_START": "2020-01-01"})
+    assert (s.partitions_start, s.partitions_start_source) == ("2020-01-01", "UNMOGROWP_PARTITIONS_START")
+    staging = load_settings({"LAKEHOUSE_ENV": "staging", "CLICKHOUSE_HOST": "ch", "UNMOGROWP_LAKE_URI": "s3://l/r",
+                             "UNMOGROWP_LANDING_URI": str(landing)})
+    assert (staging.partitions_start, staging.partitions_start_source) == (DEFAULT_PARTITIONS_START, "default")
+    assert first_landing_date("s3://edge/landing") is None
+
+
+def test_a_resolved_partitions_start_is_pinned_for_started_processes(tmp_path):
+    """The code server and its run workers get the date the command resolved, even if earlier data lands."""
+    landing = _dt_dirs(tmp_path / "landing", "events/app_id=a/dt=2017-03-01")
+    settings = load_settings({"UNMOGROWP_HOME": str(tmp_path)})
+    _dt_dirs(landing, "events/app_id=a/dt=2016-01-01")
+    assert load_settings(settings_environ(settings)).partitions_start == "2017-03-01"
+    assert load_settings({"UNMOGROWP_HOME": str(tmp_path)}).partitions_start == "2016-01-01"
+    # another landing zone (`unmogrowp run --landing`) moves a derived start, never a set one
+    other = _dt_dirs(tmp_path / "other", "cost/media_source=n/dt=2019-05-05")
+    assert with_landing(settings, str(other)).partitions_start == "2019-05-05"
+    pinned = load_settings({"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_PARTITIONS_START": "2015-01-01"})
+    assert with_landing(pinned, str(other)).partitions_start == "2015-01-01"
+    assert with_landing(settings, str(tmp_path / "none")).partitions_start == DEFAULT_PARTITIONS_START
+
+
+@pytest.mark.parametrize("value", ["Sept 1", "20260901", "2026-02-30", "2026-W35-1"])
+def test_a_partitions_start_that_is_not_a_date_is_refused(value):
+    with pytest.raises(ConfigError, match="UNMOGROWP_PARTITIONS_START=.*expected YYYY-MM-DD"):
+        load_settings({"UNMOGROWP_PARTITIONS_START": value})

@@ -7,7 +7,8 @@
 -- Cost is taken on the cohort's install date from the latest pull; where it is coarser than the
 -- cohort (campaign, not adset/ad/platform/country), it is allocated to the campaign's cohorts in
 -- proportion to their attributed installs. Cost with no attributed install that day stays in a
--- row with the finer dimensions NULL and installs = 0, so total cost always reconciles.
+-- row with the finer dimensions NULL and installs = 0, so total cost always reconciles. Revenue
+-- figures are NULL until the day has elapsed for the whole cell by its app's as-of (int_cohorts__as_of).
 {%- set max_day = var('unmogrowp__cohort_max_day') | int %}
 {%- set reporting = var('unmogrowp__reporting_currency') %}
 
@@ -16,7 +17,7 @@ with members as (
 ),
 
 as_of as (
-    select as_of_ts from {{ ref('int_cohorts__as_of') }}
+    select app_id, as_of_ts from {{ ref('int_cohorts__as_of') }}
 ),
 
 revenue as (
@@ -64,7 +65,7 @@ cells as (
 ),
 
 rates as (
-    select currency, rate_date, units_per_usd from {{ ref('fx_rates') }}
+    select currency, rate_date, units_per_usd from {{ ref('stg_config__fx_rates') }}
 ),
 
 cost_original as (
@@ -78,7 +79,7 @@ cost as (
     select
         c.cost_date as cost_date, c.app_id as app_id, c.media_source as media_source, c.campaign_id as campaign_id,
         sum(c.spend / fx.units_per_usd
-            * (select units_per_usd from {{ ref('fx_rates') }} where currency = '{{ reporting }}'
+            * (select units_per_usd from {{ ref('stg_config__fx_rates') }} where currency = '{{ reporting }}'
                order by rate_date desc limit 1)) as cost
     from cost_original as c
     asof left join rates as fx on fx.currency = c.currency and fx.rate_date <= c.cost_date
@@ -148,11 +149,13 @@ all_cells as (
 kpis as (
     select
         *,
-        last_install_ts + toIntervalDay(day_n + 1) <= (select as_of_ts from as_of) as is_mature,
+        -- an app without an as-of row joins the default 1970: nothing mature
+        last_install_ts + toIntervalDay(day_n + 1) <= as_of_ts as is_mature,
         if(is_mature, cumrev, null) as cumrev_mature,
         if(is_mature, payers, null) as payers_mature,
         if(is_mature and cost > 0, cumrev / cost, null) as roas
     from all_cells
+    left join as_of using (app_id)
 )
 
 select
@@ -176,9 +179,9 @@ select
         as payback_day,
     prediction_horizon_days,
     -- predicted cumulative revenue per install at the model's horizon, and over cost
-    if(installs > 0, round(predicted_revenue_usd * (select units_per_usd from {{ ref('fx_rates') }}
+    if(installs > 0, round(predicted_revenue_usd * (select units_per_usd from {{ ref('stg_config__fx_rates') }}
         where currency = '{{ reporting }}' order by rate_date desc limit 1) / installs, 6), null) as predicted_ltv,
-    if(cost > 0, round(predicted_revenue_usd * (select units_per_usd from {{ ref('fx_rates') }}
+    if(cost > 0, round(predicted_revenue_usd * (select units_per_usd from {{ ref('stg_config__fx_rates') }}
         where currency = '{{ reporting }}' order by rate_date desc limit 1) / cost, 6), null) as predicted_roas
 from kpis
 window cohort as (partition by install_date, app_id, {{ cohort_dims() }})

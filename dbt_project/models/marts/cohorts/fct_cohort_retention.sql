@@ -4,7 +4,8 @@
     pre_hook="{{ replace_window('install_date', to_date=true) }}",
 ) }}
 -- Classic, rolling and cumulative retention per cohort, day mode and day (SPEC §5). A cell whose
--- day has not fully elapsed for every member of the cohort is NULL, never 0.
+-- day has not fully elapsed for every member of the cohort, by its app's as-of
+-- (int_cohorts__as_of), is NULL, never 0. Sessions after the app's as-of are not counted.
 {%- set tz = var('unmogrowp__reporting_timezone') %}
 {%- set max_day = var('unmogrowp__cohort_max_day') | int %}
 
@@ -13,14 +14,16 @@ with members as (
 ),
 
 as_of as (
-    select as_of_ts from {{ ref('int_cohorts__as_of') }}
+    select app_id, as_of_ts from {{ ref('int_cohorts__as_of') }}
 ),
 
 sessions as (
-    select app_id, device_key, event_ts
-    from {{ ref('stg_sdk__app_events') }}
-    where is_session
-      and event_ts >= toDateTime64(toDate({{ window_start() }}), 3, 'UTC') - interval 1 day
+    select s.app_id as app_id, s.device_key as device_key, s.event_ts as event_ts
+    from {{ ref('stg_sdk__app_events') }} as s
+    inner join as_of as a on a.app_id = s.app_id
+    where s.is_session
+      and s.event_ts >= toDateTime64(toDate({{ window_start() }}), 3, 'UTC') - interval 1 day
+      and s.event_ts <= a.as_of_ts
 ),
 
 -- the days each member was active, in both day modes
@@ -72,12 +75,14 @@ select
     day_mode,
     toUInt16(day_n) as day_n,
     cohort_size,
-    -- day N is complete for the whole cohort once its last member's day N has ended
+    -- day N is complete for the whole cohort once its last member's day N has ended by the app's
+    -- as-of (an app without an as-of row joins the default 1970: nothing mature)
     if(day_mode = 'elapsed_24h',
-       last_install_ts + toIntervalDay(day_n + 1) <= (select as_of_ts from as_of),
-       toDateTime64(toDate(last_install_ts, '{{ tz }}') + day_n + 1, 3, '{{ tz }}') <= (select as_of_ts from as_of)) as is_mature,
+       last_install_ts + toIntervalDay(day_n + 1) <= as_of_ts,
+       toDateTime64(toDate(last_install_ts, '{{ tz }}') + day_n + 1, 3, '{{ tz }}') <= as_of_ts) as is_mature,
     if(is_mature, active_classic / cohort_size, null) as retained_classic,
     if(is_mature, active_rolling / cohort_size, null) as retained_rolling,
     if(is_mature and day_n >= 1, active_cumulative / cohort_size, null) as retained_cumulative,
     if(is_mature, active_classic, null) as active_users
 from cells
+left join as_of using (app_id)

@@ -20,11 +20,11 @@ revenue as (
 ),
 
 rates as (
-    select currency, rate_date, units_per_usd from {{ ref('fx_rates') }}
+    select currency, rate_date, units_per_usd from {{ ref('stg_config__fx_rates') }}
 ),
 
 reporting_rates as (
-    select currency, rate_date, units_per_usd from {{ ref('fx_rates') }} where currency = '{{ reporting }}'
+    select currency, rate_date, units_per_usd from {{ ref('stg_config__fx_rates') }} where currency = '{{ reporting }}'
 ),
 
 joined as (

@@ -6,7 +6,8 @@
 -- Per new install and elapsed day N (24 h periods from the install): activity and revenue (USD at
 -- the event day's rate) over days 0..N, known once day N is over: feature_ts = install_ts + N + 1 days.
 -- A point-in-time read at install + E days returns the first E days, for any E (the LTV model's
--- "early days"). Rows appear only for days that are over at the latest event.
+-- "early days"). Rows appear only for days that are over at the install's app's as-of
+-- (int_cohorts__as_of: its latest event, capped by unmogrowp__as_of).
 {%- set max_day = var('unmogrowp__cohort_max_day') | int %}
 
 with members as (
@@ -18,7 +19,7 @@ with members as (
 ),
 
 as_of as (
-    select max(event_ts) as ts from {{ ref('stg_sdk__app_events') }}
+    select app_id, as_of_ts from {{ ref('int_cohorts__as_of') }}
 ),
 
 events as (
@@ -34,7 +35,7 @@ usd as (
     select ev.install_id as install_id, ev.event_type as event_type, ev.day_n as day_n,
            if(ev.revenue is null or fx.units_per_usd = 0, 0, ev.revenue / fx.units_per_usd) as usd
     from events as ev
-    asof left join {{ ref('fx_rates') }} as fx on fx.currency = ev.currency and fx.rate_date <= ev.event_date
+    asof left join {{ ref('stg_config__fx_rates') }} as fx on fx.currency = ev.currency and fx.rate_date <= ev.event_date
 ),
 
 per_day as (
@@ -48,10 +49,12 @@ per_day as (
 ),
 
 grid as (
-    select install_id, app_id, install_ts, install_date, platform, media_source, country,
-           arrayJoin(range(0, {{ max_day + 1 }})) as day_n
-    from members
-    where install_ts + toIntervalDay(day_n + 1) <= (select ts from as_of)
+    select m.install_id as install_id, m.app_id as app_id, m.install_ts as install_ts,
+           m.install_date as install_date, m.platform as platform, m.media_source as media_source,
+           m.country as country, arrayJoin(range(0, {{ max_day + 1 }})) as day_n
+    from members as m
+    inner join as_of as a on a.app_id = m.app_id
+    where m.install_ts + toIntervalDay(day_n + 1) <= a.as_of_ts
 ),
 
 days as (

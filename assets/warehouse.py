@@ -1,9 +1,12 @@
 """The ClickHouse databases every later layer writes into."""
 
 
+from pathlib import Path
+
 import dagster as dg
 
 from orchestration.resources import ClickHouseResource
+from unmogrowp import attribution_config
 
 WAREHOUSE_DATABASES = ("raw", "analytics")
 
@@ -25,3 +28,24 @@ def warehouse_databases(context: dg.AssetExecutionContext, clickhouse: ClickHous
         "clickhouse_url": clickhouse.url,
         "clickhouse_version": version,
     })
+
+
+def build_user_config(home: Path):
+    specs = [dg.AssetSpec(["config_user", name], group_name="platform", kinds={"clickhouse", "csv"},
+                          deps=[warehouse_databases],
+                          description=f"`UNMOGROWP_HOME/config/{name}.csv` (columns of the `{name}` seed), "
+                                      f"before the defaults in `stg_config__{name}`; empty without a file.")
+             for name in attribution_config.TABLES]
+
+    @dg.multi_asset(specs=specs, name="attribution_user_config")
+    def attribution_user_config(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource):
+        """The deployment's own attribution config: CSV files under `UNMOGROWP_HOME/config/` named
+        and shaped like the seeds loaded into `config_user.*`; the `stg_config__*` views put them
+        before the defaults. New networks, apps and currencies need no edit of tracked files."""
+        counts = attribution_config.load_user_config(clickhouse.get_client(), home)
+        directory = attribution_config.user_dir(home)
+        for name, rows in counts.items():
+            yield dg.MaterializeResult(asset_key=["config_user", name], metadata={
+                "rows": rows, "file": str(directory / f"{name}.csv")})
+
+    return attribution_user_config

@@ -11,10 +11,10 @@ with kpi as (
 
 spend as (
     select s.app_id as app_id, s.cost_date as install_date,
-           sum(s.spend / fx.units_per_usd * (select units_per_usd from {{ ref('fx_rates') }}
+           sum(s.spend / fx.units_per_usd * (select units_per_usd from {{ ref('stg_config__fx_rates') }}
                 where currency = '{{ reporting }}' order by rate_date desc limit 1)) as cost
     from {{ ref('stg_cost__spend') }} as s
-    asof left join {{ ref('fx_rates') }} as fx on fx.currency = s.currency and fx.rate_date <= s.cost_date
+    asof left join {{ ref('stg_config__fx_rates') }} as fx on fx.currency = s.currency and fx.rate_date <= s.cost_date
     group by app_id, install_date
 )
 

@@ -32,7 +32,7 @@ anonymous_ranges as (
         groupArrayIf(IPv4CIDRToRange(toIPv4(splitByChar('/', cidr)[1]), toUInt8(splitByChar('/', cidr)[2])),
                      not position(cidr, ':')) as v4_ranges,
         groupArrayIf(cidr, position(cidr, ':') > 0) as v6_cidrs
-    from {{ ref('anonymous_ip_ranges') }}
+    from {{ ref('stg_config__anonymous_ip_ranges') }}
 )
 
 select

@@ -21,7 +21,7 @@ window_rules as (
             ifNull(app_id, '') as app_id, ifNull(media_source, '') as media_source,
             ifNull(campaign_id, '') as campaign_id, ifNull(adset_id, '') as adset_id,
             ifNull(ad_id, '') as ad_id, touch_type, match_class, window_hours
-        from {{ ref('attribution_window_overrides') }}
+        from {{ ref('stg_config__attribution_window_overrides') }}
         order by (ad_id != '') * 16 + (adset_id != '') * 8 + (campaign_id != '') * 4
                  + (media_source != '') * 2 + (app_id != '') desc, window_hours
     )

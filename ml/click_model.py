@@ -39,14 +39,15 @@ def read_talkingdata_csv(spark, path: str):
 
 
 def generated_clicks(spark, lake, install_features_table: str = "features/fraud_install_features"):
-    """The lake's clicks in TalkingData form; is_attributed = the click is an install's last click."""
+    """The lake's clicks in TalkingData form; is_attributed = the click is the touch an install came
+    from (attribution's match, carried by the install features)."""
     from pyspark.sql import functions as F
 
     from unmogrowp.ingest.events import SILVER_EVENTS
 
     clicks = lake.spark_read(spark, SILVER_EVENTS).where("event_type = 'click'")
-    won = (lake.spark_read(spark, install_features_table).where("last_click_touch_id IS NOT NULL")
-           .select(F.col("last_click_touch_id").alias("touch_id")).distinct().withColumn("is_attributed", F.lit(1)))
+    won = (lake.spark_read(spark, install_features_table).where("winning_touch_id IS NOT NULL")
+           .select(F.col("winning_touch_id").alias("touch_id")).distinct().withColumn("is_attributed", F.lit(1)))
     return (clicks.join(won, "touch_id", "left")
             .select(F.col("ip"), F.col("app_id").alias("app"), F.coalesce("user_agent", F.lit("")).alias("device"),
                     F.coalesce("os_version", F.lit("")).alias("os"), F.coalesce("site_id", F.lit("")).alias("channel"),
@@ -75,6 +76,19 @@ def features(df):
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith(("cnt_", "nuniq_", "next_gap_", "prev_gap_")) or c == "hour"]
+
+
+def cannot_train(frame: pd.DataFrame, test_share: float = 0.3) -> str | None:
+    """Why a click frame cannot train and test the model (no click led to an install, too few), or None."""
+    if frame.empty:
+        return "no clicks in the lake"
+    ordered = frame.sort_values("t_ms", kind="stable")["is_attributed"]
+    cut = int(len(ordered) * (1 - test_share))
+    train_pos, test_pos = int(ordered.iloc[:cut].sum()), int(ordered.iloc[cut:].sum())
+    if train_pos == 0 or ordered.iloc[cut:].nunique() < 2:
+        return (f"{int(ordered.sum())} of {len(ordered)} clicks led to an install ({train_pos} in the training "
+                f"and {test_pos} in the held-out clicks): training needs both outcomes in both")
+    return None
 
 
 def train(frame: pd.DataFrame, test_share: float = 0.3, neg_per_pos: float = 1.0, seed: int = 7,

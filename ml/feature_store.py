@@ -242,7 +242,7 @@ def fraud_spine(lake, start: str | None = None, end: str | None = None) -> pd.Da
 
     flt = [("install_date", ">=", start), ("install_date", "<=", end)] if start and end else None
     spine = lake.read(ff.INSTALL_TABLE, columns=["install_id", "install_ts", "install_date", "app_id",
-                                                 "last_click_touch_id"], filters=flt).to_pandas()
+                                                 "winning_touch_id"], filters=flt).to_pandas()
     spine["event_timestamp"] = pd.to_datetime(spine.pop("install_ts"), utc=True) + timedelta(hours=24)
     return spine
 

@@ -109,11 +109,12 @@ class Lake:
 
     def replace_where(self, table: str, data: pa.Table, predicate: str,
                       partition_by: Sequence[str] | None = None, no_dictionary: Sequence[str] = ()) -> int:
-        """Atomically replace the rows matching ``predicate`` with ``data`` (idempotent re-runs)."""
+        """Atomically replace the rows matching ``predicate`` with ``data`` (idempotent re-runs); new
+        columns are added to the table (a table of an older version gains them, NULL in old rows)."""
         if not self.exists(table):
             return self.append(table, data, partition_by, no_dictionary)
         write_deltalake(self.uri(table), data, mode="overwrite", predicate=predicate,
-                        partition_by=list(partition_by or []) or None,
+                        partition_by=list(partition_by or []) or None, schema_mode="merge",
                         storage_options=self.storage_options or None,
                         writer_properties=_writer_properties(no_dictionary))
         return self.version(table)

@@ -20,7 +20,7 @@ def synthetic(seed=3, days=("2026-09-01", "2026-09-02", "2026-09-03"), n=600):
         f["ip_devices_24h"] = rng.integers(0, 8, n)
         f["sessions_24h"] = rng.integers(0, 3, n)
         f["install_id"] = [f"{d}-{i}" for i in range(n)]
-        f["app_id"], f["install_date"], f["last_click_touch_id"] = "app", d, None
+        f["app_id"], f["install_date"], f["winning_touch_id"] = "app", d, None
         frames.append(f)
     f = pd.concat(frames, ignore_index=True)
     fraud = (f["ip_devices_24h"] >= 5) | ((f["sessions_24h"] == 0) & (rng.random(len(f)) < 0.5))

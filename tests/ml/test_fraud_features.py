@@ -1,7 +1,8 @@
-"""Spark fraud features: point-in-time window counts, the last click, and the rules' boundaries."""
+"""Spark fraud features: point-in-time window counts, the matched touch, and the rules' boundaries."""
 
 from datetime import UTC, datetime, timedelta
 
+import pandas as pd
 import pytest
 
 from unmogrowp.fraud import features as ff
@@ -19,9 +20,24 @@ def ev(event_id, event_type, ts, device, ip="1.2.3.4", touch_id=None, site=None,
             "net" if touch_id else None, "c1" if touch_id else None, site, None, begin, None)
 
 
-def features_of(spark, rows, start=T0 - timedelta(hours=12), end=T0 + timedelta(hours=12)):
+MATCH_COLUMNS = ("install_id string, device_key string, is_anonymous_ip boolean, winning_touch_id string, "
+                 "touch_type string, match_method string, match_score double, media_source string, "
+                 "campaign_id string, site_id string, ctit_s long, click_injected boolean")
+
+
+def match(install_id, touch_id=None, method="organic", ctit=None, site=None, injected=False, anonymous=False,
+          score=None):
+    """A row of dbt's fct_install_matches."""
+    touch = (touch_id, "click", method, score, "net", "c1", site, ctit, injected) if touch_id else (
+        None, None, "organic", None, None, None, None, None, False)
+    return (install_id, f"key-{install_id}", anonymous, *touch)
+
+
+def features_of(spark, rows, matches=(), start=T0 - timedelta(hours=12), end=T0 + timedelta(hours=12)):
     events = spark.createDataFrame(rows, COLUMNS)
-    out = ff.install_features(spark, events, ["34.0.0.0/8"], start, end).toPandas()
+    given = {m[0] for m in matches}
+    matches = [*matches, *[match(r[0]) for r in rows if r[2] == "install" and r[0] not in given]]
+    out = ff.install_features(spark, events, spark.createDataFrame(matches, MATCH_COLUMNS), start, end).toPandas()
     return out.set_index("install_id")
 
 
@@ -47,7 +63,9 @@ def test_window_counts_use_only_rows_strictly_before_the_install(spark):
     assert (f["ip_clicks_24h"] == 1).all()  # the late click never leaks
 
 
-def test_last_click_ctit_and_injection_flag(spark):
+def test_the_touch_ctit_and_injection_are_attributions_match(spark):
+    """The features judge the touch attribution matched (fct_install_matches), with its CTIT, even
+    when only a probabilistic match links them (no device id anywhere)."""
     rows = [
         ev("c_old", "click", T0 - timedelta(hours=5), "d1", touch_id="t_old", site="s1"),
         ev("c_new", "click", T0 - timedelta(seconds=30), "d1", touch_id="t_new", site="s2"),
@@ -57,19 +75,31 @@ def test_last_click_ctit_and_injection_flag(spark):
         ev("s1", "session_start", T0 + timedelta(seconds=5), "d1"),
         ev("i3", "install", T0, "d3", ip="34.1.2.3"),
         ev("far_future", "session_start", T0 + timedelta(days=2), "d3"),
+        ev("c_prob", "click", T0 - timedelta(hours=2), None, ip="9.9.9.9", touch_id="t_prob", site="s4", country="GB"),
+        ev("i4", "install", T0, None, ip="9.9.9.9", country="US"),
     ]
-    f = features_of(spark, rows)
-    assert f.loc["i1", "last_click_touch_id"] == "t_new" and f.loc["i1", "ctit_s"] == 30
+    matches = [match("i1", "t_new", "device_id", 30, "s2"), match("i2", "t_inj", "device_id", 20, "s3", injected=True),
+               match("i3", anonymous=True), match("i4", "t_prob", "probabilistic", 7200, "s4", score=0.9)]
+    f = features_of(spark, rows, matches)
+    assert f.loc["i1", "winning_touch_id"] == "t_new" and f.loc["i1", "ctit_s"] == 30
+    assert f.loc["i1", "match_method"] == "device_id" and f.loc["i1", "device_key"] == "key-i1"
     assert f.loc["i1", "click_after_install_begin"] == 0
     assert f.loc["i2", "click_after_install_begin"] == 1
     assert f.loc["i1", "sessions_24h"] == 1 and f.loc["i1", "time_to_first_session_s"] == 5
     assert f.loc["i3", "sessions_24h"] == 0  # the session 2 days later is outside the first 24 h
     assert f.loc["i3", "is_anonymous_ip"] == 1 and f.loc["i1", "is_anonymous_ip"] == 0
-    assert f.loc["i3", "last_click_touch_id"] is None
+    assert f.loc["i3", "winning_touch_id"] is None and f.loc["i3", "match_method"] == "organic"
+    assert pd.isna(f.loc["i3", "ctit_s"]) and pd.isna(f.loc["i3", "click_after_install_begin"])
+    # no device id at all: the probabilistic match carries the click's CTIT, site and country
+    assert (f.loc["i4", "winning_touch_id"], f.loc["i4", "match_method"], f.loc["i4", "ctit_s"]) == (
+        "t_prob", "probabilistic", 7200)
+    assert f.loc["i4", "site_id"] == "s4" and f.loc["i4", "geo_distance_km"] > 5000  # GB click, US install
+    assert f.loc["i4", "site_clicks_24h"] == 1 and f.loc["i4", "device_clicks_7d"] == 0
 
 
 def feature_row(**kw):
-    base = {"install_id": "i", "app_id": "app", "install_date": "2026-09-03", "last_click_touch_id": "t",
+    base = {"install_id": "i", "app_id": "app", "install_date": "2026-09-03", "winning_touch_id": "t",
+            "touch_type": "click",
             "media_source": "net", "campaign_id": "c", "site_id": "s", "ctit_s": 3600.0,
             "click_after_install_begin": 0, "geo_distance_km": 0.0, "ip_devices_24h": 0, "ip_installs_1h": 0,
             "model_installs_1h": 0, "is_anonymous_ip": 0, "sessions_24h": 2, "activity_observed": True}
@@ -77,7 +107,8 @@ def feature_row(**kw):
 
 
 def decide(spark, rows, rules=None, sources=()):
-    schema = ("install_id string, app_id string, install_date string, last_click_touch_id string, media_source string, "
+    schema = ("install_id string, app_id string, install_date string, winning_touch_id string, touch_type string, "
+              "media_source string, "
               "campaign_id string, site_id string, ctit_s double, click_after_install_begin int, "
               "geo_distance_km double, ip_devices_24h long, ip_installs_1h long, model_installs_1h long, "
               "is_anonymous_ip int, sessions_24h long, activity_observed boolean")
@@ -93,6 +124,7 @@ def test_rule_boundaries(spark):
     rows = [feature_row(install_id="ctit_9", ctit_s=9.999), feature_row(install_id="ctit_10", ctit_s=10.0),
             feature_row(install_id="farm_2", ip_devices_24h=2), feature_row(install_id="farm_3", ip_devices_24h=3),
             feature_row(install_id="inj", click_after_install_begin=1),
+            feature_row(install_id="view_through", ctit_s=3.0, touch_type="impression"),
             feature_row(install_id="bot", sessions_24h=0),
             feature_row(install_id="unobserved", sessions_24h=0, activity_observed=False),
             feature_row(install_id="geo", geo_distance_km=3000.1), feature_row(install_id="geo_eq", geo_distance_km=3000.0)]
@@ -100,6 +132,7 @@ def test_rule_boundaries(spark):
     assert d[("ctit_9", "short_ctit")] == "tag" and ("ctit_10", "short_ctit") not in d
     assert ("farm_2", "device_farm") not in d and d[("farm_3", "device_farm")] == "flag"
     assert d[("inj", "click_injection")] == "reject"
+    assert ("view_through", "short_ctit") not in d  # click rules judge clicks, not a winning impression
     assert d[("bot", "bot_behaviour")] == "flag" and ("unobserved", "bot_behaviour") not in d
     assert d[("geo", "geo_outlier")] == "tag" and ("geo_eq", "geo_outlier") not in d
     # every rule's mode is configuration: off removes it, reject moves it before attribution

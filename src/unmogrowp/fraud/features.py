@@ -1,9 +1,10 @@
 """Fraud features in Spark, from silver Delta to daily-partitioned Delta feature tables (SPEC §3).
 
 Per install (``features/fraud_install_features``, one row per install, partition ``install_date``):
-the install's last click (store referrer click id first, then device id, 7 days), CTIT, whether the
-click fired after the store download began, click→install distance, point-in-time window counts
-(strictly before the install), click gaps, and post-install activity.
+the touch the install came from as attribution matches it (dbt's ``fct_install_matches``: referrer /
+click id, device id or probabilistic), its CTIT, whether it fired after the store download began,
+touch→install distance, point-in-time window counts (strictly before the install), click gaps, and
+post-install activity.
 
 Per source (``features/fraud_source_features``, one row per app × network × site × day): rolling
 7-day clicks per install, CTIT shares, the KS distance of the source's CTIT distribution to the
@@ -58,11 +59,11 @@ class Feature:
 
 
 INSTALL_FEATURES = (
-    Feature("ctit_s", "seconds from the last click to the install"),
+    Feature("ctit_s", "seconds from the winning touch to the install (attribution's match)"),
     Feature("log_ctit", "ln(1 + ctit_s)"),
-    Feature("click_after_install_begin", "1 if the last click fired after the store download began"),
+    Feature("click_after_install_begin", "1 if the winning touch fired after the store download began"),
     Feature("install_begin_to_install_s", "seconds from the store download start to the first open"),
-    Feature("geo_distance_km", "distance between the click's and the install's country centroids"),
+    Feature("geo_distance_km", "distance between the touch's and the install's country centroids"),
     Feature("device_clicks_7d", "clicks on the install's device id in the 7 days before the install"),
     Feature("ip_installs_1h", "installs of the app from the same IP in the hour before"),
     Feature("ip_installs_24h", "installs of the app from the same IP in the 24 h before"),
@@ -72,8 +73,8 @@ INSTALL_FEATURES = (
     Feature("model_installs_1h", "installs of the app from the same device model (user agent) in the hour before"),
     Feature("model_installs_24h", "installs of the app from the same device model in the 24 h before"),
     Feature("os_installs_24h", "installs of the app on the same OS version in the 24 h before"),
-    Feature("site_clicks_1h", "clicks from the last click's site in the hour before"),
-    Feature("site_clicks_24h", "clicks from the last click's site in the 24 h before"),
+    Feature("site_clicks_1h", "clicks from the winning touch's site in the hour before"),
+    Feature("site_clicks_24h", "clicks from the winning touch's site in the 24 h before"),
     Feature("prev_click_gap_s", "seconds since the previous click from the same ip/app/os/model"),
     Feature("is_anonymous_ip", "1 if the install IP is in a data-centre/VPN range"),
     Feature("next_click_gap_s", "seconds to the next click from the same ip/app/os/model", post_install=True),
@@ -103,26 +104,6 @@ def read_silver(spark, lake: Lake, start: datetime, end: datetime):
 
     df = lake.spark_read(spark, SILVER_EVENTS, partition_filters=files)
     return df.where((F.col("event_ts") >= F.lit(lo)) & (F.col("event_ts") < F.lit(hi)))
-
-
-def _ip_to_long(col):
-    from pyspark.sql import functions as F
-
-    parts = F.split(col, r"\.")
-    return F.when(F.size(parts) == 4, parts[0].cast("long") * 16777216 + parts[1].cast("long") * 65536
-                  + parts[2].cast("long") * 256 + parts[3].cast("long"))
-
-
-def anonymous_ranges(spark, cidrs: list[str]):
-    """CIDR list → Spark frame of [lo, hi] IPv4 ranges."""
-    import ipaddress
-
-    rows = []
-    for cidr in cidrs:
-        net = ipaddress.ip_network(cidr.strip(), strict=False)
-        if net.version == 4:
-            rows.append((int(net.network_address), int(net.broadcast_address)))
-    return spark.createDataFrame(rows, "lo long, hi long")
 
 
 def _haversine_km(lat1, lon1, lat2, lon2):
@@ -160,8 +141,11 @@ def _counts_in_windows(events, queries, keys, hours, prefix):
     return wide.select("qid", *[(F.col("0") - F.col(str(h))).cast("long").alias(f"{prefix}_{h}h") for h in hours])
 
 
-def install_features(spark, events, anonymous_cidrs: list[str], start: datetime, end: datetime):
-    """One row per install with ``event_ts`` in [start, end) (see INSTALL_FEATURES)."""
+def install_features(spark, events, matches, start: datetime, end: datetime):
+    """One row per install with ``event_ts`` in [start, end) (see INSTALL_FEATURES). ``matches``
+    is dbt's ``fct_install_matches`` for those installs: the touch each came from (referrer/click
+    id, device id or probabilistic, the attribution waterfall before fraud rules), its CTIT, the
+    device key and the anonymous-IP verdict, so features and attribution never disagree."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -174,33 +158,33 @@ def install_features(spark, events, anonymous_cidrs: list[str], start: datetime,
     installs_all = ev.where("event_type = 'install'")
     clicks = ev.where("event_type = 'click'").select(
         "touch_id", "app_id", F.col("ts").alias("c_ts"), F.col("device_id").alias("c_device_id"),
-        F.col("ip").alias("c_ip"), F.col("os_version").alias("c_os"), F.col("user_agent").alias("c_ua"),
-        F.col("country").alias("c_country"), "media_source", "campaign_id", "site_id", "click_id")
+        F.col("ip").alias("c_ip"), F.col("os_version").alias("c_os"), F.col("user_agent").alias("c_ua"))
 
     # click gaps per ip/app/os/model, the TalkingData "next click" family
     gw = Window.partitionBy("app_id", "c_ip", "c_os", "c_ua").orderBy("c_ts", "touch_id")
-    clicks = (clicks.withColumn("prev_click_gap_s", (F.col("c_ts") - F.lag("c_ts").over(gw)) / 1000)
-              .withColumn("next_click_gap_s", (F.lead("c_ts").over(gw) - F.col("c_ts")) / 1000))
+    gaps = (clicks.withColumn("prev_click_gap_s", (F.col("c_ts") - F.lag("c_ts").over(gw)) / 1000)
+            .withColumn("next_click_gap_s", (F.lead("c_ts").over(gw) - F.col("c_ts")) / 1000)
+            .select("app_id", "touch_id", "prev_click_gap_s", "next_click_gap_s"))
+    touch_context = (ev.where("event_type IN ('click', 'impression')")
+                     .select("app_id", F.col("touch_id").alias("winning_touch_id"), F.col("country").alias("c_country"))
+                     .dropDuplicates(["app_id", "winning_touch_id"]))
 
     lo, hi = ms(F.lit(start)), ms(F.lit(end))
     inst = installs_all.where((F.col("ts") >= lo) & (F.col("ts") < hi)).select(
         F.col("event_id").alias("install_id"), "app_id", F.col("ts").alias("i_ts"), "device_id", "dkey", "ip",
         "user_agent", "os_version", "country", F.col("install_begin_ts"), "referrer_click_id")
+    won = matches.select("install_id", "device_key", "is_anonymous_ip", "winning_touch_id", "touch_type",
+                         "match_method", "match_score", "media_source", "campaign_id", "site_id",
+                         F.col("ctit_s").alias("match_ctit_s"), "click_injected")
+    # clicks on the install's device id in the click window (a count, not a match)
     window_ms = CLICK_WINDOW_DAYS * 24 * MS_H
     i, c = inst.alias("i"), clicks.alias("c")
-    in_window = (F.col("c.c_ts") <= F.col("i.i_ts")) & (F.col("c.c_ts") >= F.col("i.i_ts") - window_ms)
-    same_app = F.col("i.app_id") == F.col("c.app_id")
-    picked = [F.col(f"c.{col}") for col in clicks.columns if col != "app_id"]
-    by_ref = i.join(c, same_app & (F.col("i.referrer_click_id") == F.col("c.click_id")) & in_window).select(
-        "i.*", *picked, F.lit(0).alias("match_rank"))
-    by_dev = i.join(c, same_app & (F.col("i.device_id") == F.col("c.c_device_id")) & in_window).select(
-        "i.*", *picked, F.lit(1).alias("match_rank"))
-    cand = by_ref.unionByName(by_dev)
-    pick = Window.partitionBy("install_id").orderBy("match_rank", F.desc("c_ts"), "touch_id")
-    last_click = cand.withColumn("n", F.row_number().over(pick)).where("n = 1").drop("n", "match_rank")
-    device_clicks = by_dev.groupBy("install_id").agg(F.count("*").alias("device_clicks_7d"))
-    click_cols = [c for c in last_click.columns if c not in inst.columns]
-    base = (inst.join(last_click.select("install_id", *click_cols), "install_id", "left")
+    device_clicks = (i.join(c, (F.col("i.app_id") == F.col("c.app_id")) & (F.col("i.device_id") == F.col("c.c_device_id"))
+                            & (F.col("c.c_ts") <= F.col("i.i_ts")) & (F.col("c.c_ts") >= F.col("i.i_ts") - window_ms))
+                     .groupBy("install_id").agg(F.count("*").alias("device_clicks_7d")))
+    base = (inst.join(won, "install_id", "left")
+            .join(touch_context, ["app_id", "winning_touch_id"], "left")
+            .join(gaps.withColumnRenamed("touch_id", "winning_touch_id"), ["app_id", "winning_touch_id"], "left")
             .join(device_clicks, "install_id", "left"))
 
     # point-in-time counts: rows with the same key in [install_ts - h, install_ts), strictly before
@@ -239,33 +223,27 @@ def install_features(spark, events, anonymous_cidrs: list[str], start: datetime,
                 (F.min(F.when(F.col("event_type") == "session_start", F.col("a_ts"))) - F.first("i_ts")).alias(
                     "first_session_ms")))
 
-    anon = F.broadcast(anonymous_ranges(spark, anonymous_cidrs))
-    anon_ips = (inst.select("install_id", _ip_to_long(F.col("ip")).alias("ip_n"))
-                .join(anon, (F.col("ip_n") >= F.col("lo")) & (F.col("ip_n") <= F.col("hi")))
-                .select("install_id").distinct().withColumn("is_anonymous_ip", F.lit(1)))
-
     centroids = spark.createDataFrame([(k, *v) for k, v in COUNTRY_CENTROIDS.items()], "cc string, lat double, lon double")
     ci, cc = centroids.alias("ci"), centroids.alias("cc")
     out = (base.join(pit_ip, "install_id", "left")
-           .join(post, "install_id", "left").join(anon_ips, "install_id", "left")
+           .join(post, "install_id", "left")
            .join(F.broadcast(ci), F.col("country") == F.col("ci.cc"), "left")
            .join(F.broadcast(cc), F.col("c_country") == F.col("cc.cc"), "left"))
-    ctit = (F.col("i_ts") - F.col("c_ts")) / 1000
+    ctit = F.col("match_ctit_s").cast("double")
     begin_ms = ms(F.col("install_begin_ts"))
     watermark = ev.agg(F.max("ts").alias("watermark_ms"))
     out = out.crossJoin(F.broadcast(watermark))
     out = out.select(
         "install_id", "app_id", F.to_date(F.timestamp_millis("i_ts")).cast("string").alias("install_date"),
         F.timestamp_millis("i_ts").alias("install_ts"),
-        # dbt's device_key: sha256(key:app:idfv|android_id|device_id|event:<install id>), the Feast device entity
-        F.sha2(F.concat_ws(":", F.lit(privacy_key()), "app_id",
-                           F.coalesce("dkey", F.concat(F.lit("event:"), "install_id"))), 256).alias("device_key"),
+        "device_key",  # dbt's keyed device identity, the Feast device entity
         # raw device ids and IPs stop here (SPEC §8): a keyed hash and the /24 (/48) network
         *_ip_columns(F.col("ip")), "user_agent", "os_version", "country",
-        F.col("touch_id").alias("last_click_touch_id"), "media_source", "campaign_id", "site_id",
-        ctit.cast("double").alias("ctit_s"), F.log1p(ctit).alias("log_ctit"),
-        F.when(F.col("c_ts").isNull(), None)
-        .when(begin_ms.isNotNull() & (F.col("c_ts") > begin_ms), 1).otherwise(0).alias("click_after_install_begin"),
+        "winning_touch_id", "touch_type", F.coalesce("match_method", F.lit("organic")).alias("match_method"),
+        F.col("match_score").cast("double").alias("match_score"), "media_source", "campaign_id", "site_id",
+        ctit.alias("ctit_s"), F.log1p(ctit).alias("log_ctit"),
+        F.when(F.col("winning_touch_id").isNotNull(), F.col("click_injected").cast("int")).alias(
+            "click_after_install_begin"),
         ((F.col("i_ts") - begin_ms) / 1000).cast("double").alias("install_begin_to_install_s"),
         _haversine_km(F.col("cc.lat"), F.col("cc.lon"), F.col("ci.lat"), F.col("ci.lon")).alias("geo_distance_km"),
         F.coalesce("device_clicks_7d", F.lit(0)).alias("device_clicks_7d"),
@@ -275,7 +253,7 @@ def install_features(spark, events, anonymous_cidrs: list[str], start: datetime,
         F.col("site_clicks_1h").cast("long").alias("site_clicks_1h"),
         F.col("site_clicks_24h").cast("long").alias("site_clicks_24h"),
         F.col("prev_click_gap_s").cast("double").alias("prev_click_gap_s"),
-        F.coalesce("is_anonymous_ip", F.lit(0)).alias("is_anonymous_ip"),
+        F.coalesce(F.col("is_anonymous_ip").cast("int"), F.lit(0)).alias("is_anonymous_ip"),
         F.col("next_click_gap_s").cast("double").alias("next_click_gap_s"),
         F.coalesce("sessions_24h", F.lit(0)).cast("long").alias("sessions_24h"),
         F.coalesce("events_24h", F.lit(0)).cast("long").alias("events_24h"),
@@ -289,7 +267,7 @@ def install_features(spark, events, anonymous_cidrs: list[str], start: datetime,
 
 def source_features(spark, events, installs_feat, start: datetime, end: datetime):
     """One row per app × media source × site for each day in [start, end), over the trailing
-    SOURCE_WINDOW_DAYS (installs attributed to a source by their last click)."""
+    SOURCE_WINDOW_DAYS (installs attributed to a source by their winning touch)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 

@@ -6,9 +6,7 @@ re-run of a day gives the same rows.
 
 from __future__ import annotations
 
-import csv
-from datetime import date, datetime, time, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pyarrow as pa
 
@@ -17,26 +15,32 @@ from unmogrowp.fraud.rules import DECISIONS_TABLE, RuleSet, decisions
 from unmogrowp.lake import Lake
 from unmogrowp.model_tables import CH_DECISIONS, CH_SCORES, ensure_tables  # noqa: F401  (CH_DECISIONS: for the assets)
 
-ANONYMOUS_SEED = Path(__file__).resolve().parents[3] / "dbt_project" / "seeds" / "anonymous_ip_ranges.csv"
+MATCHES_TABLE = "marts.fct_install_matches"
 
 
-def anonymous_cidrs(path: Path = ANONYMOUS_SEED) -> list[str]:
-    """The data-centre/VPN ranges: the same seed dbt loads into ``config.anonymous_ip_ranges``."""
-    with open(path, newline="") as fh:
-        return [row["cidr"] for row in csv.DictReader(fh)]
+def read_matches(spark, client, start: date, end: date):
+    """dbt's fct_install_matches for install dates [start, end] as a Spark frame (one row per install)."""
+    table = client.query_arrow(
+        "SELECT install_id, device_key, toBool(is_anonymous_ip) AS is_anonymous_ip, winning_touch_id, touch_type, "
+        "match_method, toFloat64(match_score) AS match_score, media_source, campaign_id, site_id, "
+        "toInt64(ctit_s) AS ctit_s, toBool(click_injected) AS click_injected "
+        f"FROM {MATCHES_TABLE} WHERE install_date >= {{s:Date}} AND install_date <= {{e:Date}}",
+        parameters={"s": start, "e": end}, use_strings=True)
+    return spark.createDataFrame(table)
 
 
 def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    lo = datetime.combine(start, time.min, tzinfo=timezone.utc)
-    return lo, datetime.combine(end, time.min, tzinfo=timezone.utc) + timedelta(days=1)
+    lo = datetime.combine(start, time.min, tzinfo=UTC)
+    return lo, datetime.combine(end, time.min, tzinfo=UTC) + timedelta(days=1)
 
 
 def dates_predicate(start: date, end: date) -> str:
     return f"install_date >= '{start.isoformat()}' AND install_date <= '{end.isoformat()}'"
 
 
-def build_features(spark, lake: Lake, start: date, end: date) -> dict:
-    """Install and source features for install dates [start, end] into the Delta feature tables."""
+def build_features(spark, lake: Lake, client, start: date, end: date) -> dict:
+    """Install and source features for install dates [start, end] into the Delta feature tables,
+    on the touches attribution matched (``fct_install_matches`` in ClickHouse, via ``client``)."""
     lo, hi = _bounds(start, end)
     events = ff.read_silver(spark, lake, lo, hi).cache()
     try:
@@ -45,7 +49,7 @@ def build_features(spark, lake: Lake, start: date, end: date) -> dict:
                 f"silver IPs of the events behind install dates {start}..{end} were truncated by the "
                 "retention limit (privacy/retention.py): IP features cannot be recomputed for them; "
                 "keep the stored features of those days")
-        inst = ff.install_features(spark, events, anonymous_cidrs(), lo, hi).cache()
+        inst = ff.install_features(spark, events, read_matches(spark, client, start, end), lo, hi).cache()
         v1 = lake.spark_write(inst, ff.INSTALL_TABLE, mode="overwrite", predicate=dates_predicate(start, end),
                               partition_by=["install_date"])
         # the rolling source window also needs the installs of the days before the range

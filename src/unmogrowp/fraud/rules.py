@@ -104,14 +104,15 @@ def decisions(installs_feat, source_feat, rules: RuleSet, detected_at):
         rule = getattr(rules, reason)
         if rule.mode == "off":
             continue
-        # rules on the click judge the click: an install with no click has nothing to judge
+        # rules on the click judge the install's winning click: an install won by an impression or
+        # by nothing has no click to judge
         applies = F.coalesce(cond, F.lit(False))
         if touch_level:
-            applies = applies & F.col("last_click_touch_id").isNotNull()
+            applies = applies & F.col("winning_touch_id").isNotNull() & (F.col("touch_type") == "click")
         stage = "pre_attribution" if rule.mode == "reject" else "post_attribution"
         parts.append(f.where(applies).select(
             "install_id", "app_id", "install_date",
-            F.when(F.lit(touch_level), F.col("last_click_touch_id")).alias("touch_id"),
+            F.when(F.lit(touch_level), F.col("winning_touch_id")).alias("touch_id"),
             "media_source", "campaign_id", "site_id",
             F.lit(reason).alias("reason"), F.lit(stage).alias("stage"), F.lit(rule.mode).alias("action"),
             value.cast("double").alias("value"), F.lit(float(rule.threshold)).alias("threshold"),

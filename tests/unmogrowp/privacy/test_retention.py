@@ -85,9 +85,9 @@ def test_features_refuse_truncated_ips(lakehouse, spark):
     different figures."""
     from unmogrowp.fraud.pipeline import build_features
 
-    _home, lake, _client = lakehouse
+    _home, lake, client = lakehouse
     with pytest.raises(ValueError, match="truncated by the retention limit"):
-        build_features(spark, lake, date(2026, 9, 4), date(2026, 9, 4))
+        build_features(spark, lake, client, date(2026, 9, 4), date(2026, 9, 4))
 
 
 def test_policy_is_validated():

@@ -10,10 +10,6 @@ with installs as (
     select * from {{ ref('int_attribution__installs') }}
 ),
 
-candidates as (
-    select * from {{ ref('int_attribution__touch_candidates') }}
-),
-
 -- pre-attribution fraud rejections from the fraud rules (SPEC §3): a rejected touch is removed
 -- before ranking (the next touch or organic wins); a rejected install becomes rejected_fraud
 rejections as (
@@ -28,69 +24,21 @@ install_rejections as (
     group by install_id
 ),
 
-priorities as (
-    select media_source, priority from {{ ref('network_priority') }}
-),
-
 targeting as (
     select app_id, campaign_id, groupArray(country) as countries
-    from {{ ref('campaign_targeting') }}
+    from {{ ref('stg_config__campaign_targeting') }}
     group by app_id, campaign_id
 ),
 
--- SPEC §2 precedence tiers: (i) referrer / click-id click, (ii) device-id click, (iii) probabilistic
--- click, (iv) device-id impression, (v) probabilistic impression; (i)+(ii) merged by default
-tiered as (
+{{ ranked_touches() }},
+
+removed as (
     select
         *,
-        multiIf(match_method = 'referrer', 1,
-                match_method = 'device_id' and touch_type = 'click', {{ 1 if s.merge_deterministic_click_tiers else 2 }},
-                touch_type = 'click', 3,
-                match_method = 'device_id', 4,
-                5) as tier,
-        -- at the same timestamp a referrer match beats a device-id match
-        multiIf(match_method = 'referrer', 0, match_method = 'device_id', 1, 2) as method_rank
-    from candidates
-    where is_eligible
-),
-
--- one row per (install, touch): the best way the touch matched
-pairs as (
-    select
-        install_id,
-        touch_id,
-        argMin(match_method, (tier, method_rank)) as best_method,
-        argMin(match_score, (tier, method_rank)) as best_score,
-        min(tier) as best_tier,
-        argMin(method_rank, (tier, method_rank)) as best_method_rank,
-        any(touch_ts) as touch_ts,
-        any(touch_type) as touch_type,
-        any(media_source) as media_source,
-        any(campaign_id) as campaign_id,
-        any(adset_id) as adset_id,
-        any(ad_id) as ad_id,
-        any(site_id) as site_id,
-        any(is_retargeting) as is_retargeting,
-        any(is_reinstall) as is_reinstall,
-        any(ctit_s) as touch_ctit_s,
-        max(is_click_injection) as click_injected,
-        -- removed before ranking: the click-injection rule here, or a rejection by the fraud rules
-        max(is_click_injection or (install_id, touch_id) in (
-            select install_id, assumeNotNull(touch_id) from rejections where touch_id is not null)) as injected,
-        max(store_confirmed) as confirmed_by_store
-    from tiered
-    group by install_id, touch_id
-),
-
--- new installs rank user-acquisition touches; reinstalls within R rank retargeting touches only
-ranked as (
-    select
-        p.*,
-        (p.best_tier, -p.best_score, -{{ ms('p.touch_ts') }}, p.best_method_rank,
-         ifNull(pr.priority, 4294967295), p.touch_id) as rank_key
-    from pairs as p
-    left join priorities as pr on pr.media_source = p.media_source
-    where p.is_retargeting = p.is_reinstall
+        -- removed before ranking: the click-injection rule, or a rejection by the fraud rules
+        click_injected or (install_id, touch_id) in (
+            select install_id, assumeNotNull(touch_id) from rejections where touch_id is not null) as injected
+    from ranked
 ),
 
 attributed as (
@@ -103,7 +51,7 @@ attributed as (
             groupArrayIf((rank_key, touch_id), not injected)), 2, 3)) as assist_touch_ids,
         winner.5 as winner_campaign_id,
         countIf(click_injected) > 0 as had_injected_touch
-    from ranked
+    from removed
     group by install_id
 ),
 
@@ -113,10 +61,10 @@ config_hash as (
         '|', (select toString(arraySort(groupArray(tuple(ifNull(app_id, ''), ifNull(media_source, ''),
                                    ifNull(campaign_id, ''), ifNull(adset_id, ''), ifNull(ad_id, ''),
                                    touch_type, match_class, window_hours))))
-              from {{ ref('attribution_window_overrides') }}),
-        '|', (select toString(arraySort(groupArray(tuple(media_source, priority)))) from {{ ref('network_priority') }}),
-        '|', (select toString(arraySort(groupArray(cidr))) from {{ ref('anonymous_ip_ranges') }}),
-        '|', (select toString(arraySort(groupArray(tuple(app_id, campaign_id, country)))) from {{ ref('campaign_targeting') }})
+              from {{ ref('stg_config__attribution_window_overrides') }}),
+        '|', (select toString(arraySort(groupArray(tuple(media_source, priority)))) from {{ ref('stg_config__network_priority') }}),
+        '|', (select toString(arraySort(groupArray(cidr))) from {{ ref('stg_config__anonymous_ip_ranges') }}),
+        '|', (select toString(arraySort(groupArray(tuple(app_id, campaign_id, country)))) from {{ ref('stg_config__campaign_targeting') }})
     )))) as value
 ),
 

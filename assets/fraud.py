@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 import pyarrow as pa
 
+from assets.outcomes import skipped, skipped_check
 from orchestration.partitions import date_window
 from orchestration.resources import ClickHouseResource, FeastResource, LakeResource, MlResource
 from unmogrowp.fraud import features as ff
@@ -13,6 +14,7 @@ from unmogrowp.fraud import pipeline
 from unmogrowp.fraud.rules import RuleSet
 
 AUC_FLOOR = 0.9
+MATCHES = dg.AssetKey(["marts", "matching", "fct_install_matches"])
 
 
 class FraudRulesConfig(dg.Config):
@@ -30,13 +32,15 @@ class FraudTrainingConfig(dg.Config):
 def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
     common = {"partitions_def": daily, "backfill_policy": dg.BackfillPolicy.single_run(), "group_name": "fraud"}
 
-    @dg.asset(deps=["silver_events"], kinds={"spark", "delta"}, pool="spark", **common)
-    def fraud_features(context: dg.AssetExecutionContext, lake: LakeResource, ml: MlResource):
-        """Per-install fraud features (CTIT, point-in-time window counts, click gaps, post-install
-        activity) and per-source features (clicks per install, CTIT shares, KS to the app's CTIT)
-        for the install days, from silver Delta with Spark, into `features/*` Delta tables."""
+    @dg.asset(deps=["silver_events", MATCHES], kinds={"spark", "delta"}, pool="spark", **common)
+    def fraud_features(context: dg.AssetExecutionContext, lake: LakeResource, clickhouse: ClickHouseResource,
+                       ml: MlResource):
+        """Per-install fraud features (the touch attribution matched and its CTIT, point-in-time
+        window counts, click gaps, post-install activity) and per-source features (clicks per
+        install, CTIT shares, KS to the app's CTIT) for the install days, from silver Delta and
+        `fct_install_matches` with Spark, into `features/*` Delta tables."""
         start, end = date_window(context)
-        result = pipeline.build_features(ml.spark(), lake.get_lake(), start, end)
+        result = pipeline.build_features(ml.spark(), lake.get_lake(), clickhouse.get_client(), start, end)
         return dg.MaterializeResult(metadata={
             **result, "features": dg.MetadataValue.json(
                 [{"name": f.name, "post_install": f.post_install, "description": f.description}
@@ -67,14 +71,25 @@ def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
         from ml import feature_store as fstore
         from ml import fraud_model as fm
 
+        labels = fm.read_labels(ml.labels_path)
+        if labels is None:
+            return skipped(f"no fraud labels at {ml.labels_path} (UNMOGROWP_FRAUD_LABELS: parquet or CSV with "
+                           "install_id, fraud_type); fraud_scores falls back to the rules")
         ml.configure()
         lk = lake.get_lake()
+        if not lk.exists(ff.INSTALL_TABLE):
+            return skipped("no install features yet (run fraud_features first)")
         features = fstore.training_frame(feast.get_store(), fstore.fraud_spine(lk), fm.FEATURE_SERVICE)
-        labels = pd.read_parquet(ml.labels_path)
+        reason = fm.cannot_train(fm.label_installs(features, labels))
+        if reason:
+            return skipped(reason, labelled_installs=len(features))
         version = {"fraud_install_features": lk.version(ff.INSTALL_TABLE), "silver_events": lk.version("silver/events"),
                    "feast_feature_service": fm.FEATURE_SERVICE}
-        result = fm.train(features, labels, version, fm.TrainParams(neg_per_pos=config.neg_per_pos,
-                                                                    test_share_days=config.test_share_days))
+        try:
+            result = fm.train(features, labels, version, fm.TrainParams(neg_per_pos=config.neg_per_pos,
+                                                                        test_share_days=config.test_share_days))
+        except fm.NotTrainable as e:
+            return skipped(str(e), labelled_installs=len(features))
         m = result["metrics"]
         return dg.MaterializeResult(metadata={
             "roc_auc": m["roc_auc"], "pr_auc": m["pr_auc"], "precision": m["precision"], "recall": m["recall"],
@@ -92,7 +107,10 @@ def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
         from mlflow import MlflowClient
 
         client = MlflowClient()
-        latest = max(client.search_model_versions(f"name='{fm.MODEL_NAME}'"), key=lambda v: int(v.version))
+        versions = client.search_model_versions(f"name='{fm.MODEL_NAME}'")
+        if not versions:
+            return skipped_check("no fraud model trained yet (see fraud_model's skip reason)")
+        latest = max(versions, key=lambda v: int(v.version))
         auc = client.get_run(latest.run_id).data.metrics["roc_auc"]
         return dg.AssetCheckResult(passed=auc >= AUC_FLOOR, metadata={
             "roc_auc": auc, "floor": AUC_FLOOR, "version": latest.version,
@@ -107,7 +125,13 @@ def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
 
         ml.configure()
         spark = ml.spark()
-        frame = cm.features(cm.generated_clicks(spark, lake.get_lake())).toPandas()
+        lk = lake.get_lake()
+        if not lk.exists(ff.INSTALL_TABLE):
+            return skipped("no install features yet (run fraud_features first)")
+        frame = cm.features(cm.generated_clicks(spark, lk)).toPandas()
+        reason = cm.cannot_train(frame)
+        if reason:
+            return skipped(reason, clicks=len(frame))
         result = cm.train(frame)
         m = result["metrics"]
         return dg.MaterializeResult(metadata={
@@ -119,7 +143,9 @@ def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
     def fraud_scores(context: dg.AssetExecutionContext, lake: LakeResource, clickhouse: ClickHouseResource,
                      ml: MlResource):
         """Scores the install days with `models:/fraud_install_classifier@champion`: a score and
-        the top TreeSHAP contributions per install, to Delta `fraud/install_scores` and ClickHouse."""
+        the top TreeSHAP contributions per install, to Delta `fraud/install_scores` and ClickHouse.
+        Without a champion (no labels yet) the rules score: 1 for an install a reject or flag
+        decision names, else 0, with the reasons as the explanation and model version `rules`."""
         from ml import fraud_model as fm
         from ml import tracking
 
@@ -128,15 +154,23 @@ def build_fraud_assets(daily: dg.PartitionsDefinition) -> list:
         lk = lake.get_lake()
         flt = [("install_date", ">=", start.isoformat()), ("install_date", "<=", end.isoformat())]
         features = lk.read(ff.INSTALL_TABLE, filters=flt).to_pandas()
+        champion = tracking.champion_version(fm.MODEL_NAME)
         t0 = time.perf_counter()
-        scores = fm.score(features)
+        if champion:
+            scores = fm.score(features)
+            scores["model_version"] = champion
+        else:
+            decisions = lk.read(pipeline.DECISIONS_TABLE, filters=flt).to_pandas() if lk.exists(
+                pipeline.DECISIONS_TABLE) else pd.DataFrame(columns=["install_id", "reason", "action"])
+            scores = fm.rules_scores(features, decisions)
         seconds = time.perf_counter() - t0
-        scores["model_version"] = tracking.champion_version(fm.MODEL_NAME) or ""
         table = pa.Table.from_pandas(scores, preserve_index=False)
         pipeline.store_scores(lk, clickhouse.get_client(), table, start, end)
         return dg.MaterializeResult(metadata={
             "installs": len(scores), "installs_per_s": round(len(scores) / max(seconds, 1e-9)),
-            "model_version": str(scores["model_version"].iloc[0]) if len(scores) else "",
+            "scored_by": f"model version {champion}" if champion else
+            "rules (no champion fraud model: see fraud_model's skip reason)",
+            "model_version": champion or "rules",
             "flagged_share": float((scores["fraud_score"] >= 0.5).mean()) if len(scores) else 0.0})
 
     # the feature tables' null rates, ranges and drift are Great Expectations checks (assets/quality.py)

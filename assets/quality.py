@@ -10,22 +10,28 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 
+from assets.outcomes import skipped_check
 from orchestration.partitions import hour_window
 from orchestration.resources import ClickHouseResource, LakeResource
+from unmogrowp import attribution_config
 from unmogrowp.fraud import features as ff
 from unmogrowp.ingest import cost, events
 
-Loader = Callable[[dg.AssetCheckExecutionContext, LakeResource, ClickHouseResource], tuple[pd.DataFrame, object]]
+DRIFT_MIN_INSTALLS = 200  # below this a day's mean is noise, not drift
+# the rows to validate and the suite, or a sentence saying why there is nothing to judge
+Loader = Callable[[dg.AssetCheckExecutionContext, LakeResource, ClickHouseResource, Path],
+                  tuple[pd.DataFrame, object]]
 
 
 @dataclass(frozen=True)
 class GxCheck:
     name: str
     asset: "str | list[str]"
-    load: Loader  # the rows to validate and the suite (built per run: drift needs the previous day)
+    load: Loader  # built per run: drift needs the previous day
     blocking: bool
     partitions: str | None  # "hourly", "daily" or None
     description: str
+    population: str  # what the rows are, for the "no rows" note
 
 
 def gx_asset_check(spec: GxCheck, home: Path, partitions: dict[str, dg.PartitionsDefinition]):
@@ -38,7 +44,12 @@ def gx_asset_check(spec: GxCheck, home: Path, partitions: dict[str, dg.Partition
                clickhouse: ClickHouseResource) -> dg.AssetCheckResult:
         from data_quality import runner  # Great Expectations is imported by the checks that run it
 
-        frame, suite = spec.load(context, lake, clickhouse)
+        frame, suite = spec.load(context, lake, clickhouse, home)
+        if frame.empty:  # nothing landed or was built for the partition: nothing to judge
+            return skipped_check(f"no rows in {spec.population} for this partition", rows=0,
+                                 severity=severity.value)
+        if isinstance(suite, str):
+            return skipped_check(suite, rows=len(frame), severity=severity.value)
         outcome = runner.validate(home, suite, frame)
         return dg.AssetCheckResult(passed=outcome.success, severity=severity, metadata={
             "rows": len(frame), "expectations": outcome.evaluated, "failed": dg.MetadataValue.json(outcome.failed),
@@ -64,39 +75,56 @@ def _now() -> datetime:
     return datetime.now(UTC) + timedelta(hours=1)  # the contract's clock skew
 
 
-def _bronze(context, lake, clickhouse):
+def _bronze(context, lake, clickhouse, home):
     start, end = hour_window(context)
     frame = lake.get_lake().read(events.BRONZE_EVENTS, filters=events.hour_filter(start, end)).to_pandas()
     return frame, _suites().bronze_events(_now())
 
 
-def _silver(context, lake, clickhouse):
+def _silver(context, lake, clickhouse, home):
     start, end = hour_window(context)
     frame = lake.get_lake().read(events.SILVER_EVENTS, filters=events.hour_filter(start, end)).to_pandas()
-    networks = [r[0] for r in clickhouse.get_client().query(
-        "SELECT media_source FROM config.network_priority").result_rows] if _has_table(clickhouse, "config",
-                                                                                       "network_priority") else []
-    return frame, _suites().silver_events(_now(), networks or sorted(frame["media_source"].dropna().unique()))
+    return frame, _suites().silver_events(_now())
 
 
-def _cost(context, lake, clickhouse):
+def _networks(context, lake, clickhouse, home):
+    start, end = hour_window(context)
+    frame = lake.get_lake().read(events.SILVER_EVENTS, columns=["event_type", "media_source"],
+                                 filters=events.hour_filter(start, end)).to_pandas()
+    touches = frame[frame["media_source"].notna()]
+    return touches, _suites().known_networks(attribution_config.known_networks(home))
+
+
+def _cost(context, lake, clickhouse, home):
     start, end = _dates(context)
     frame = lake.get_lake().read(cost.COST_CURRENT, filters=[
         ("cost_date", ">=", start.isoformat()), ("cost_date", "<=", end.isoformat())]).to_pandas()
     return frame, _suites().cost_current()
 
 
-def _features(context, lake, clickhouse):
+def _feature_days(context, lake):
     start, end = _dates(context)
     lk = lake.get_lake()
-    frame = lk.read(ff.INSTALL_TABLE, filters=[("install_date", ">=", start.isoformat()),
-                                              ("install_date", "<=", end.isoformat())]).to_pandas()
+    return lk.read(ff.INSTALL_TABLE, filters=[("install_date", ">=", start.isoformat()),
+                                             ("install_date", "<=", end.isoformat())]).to_pandas(), start, lk
+
+
+def _features(context, lake, clickhouse, home):
+    frame, _start, _lk = _feature_days(context, lake)
+    return frame, _suites().fraud_install_features()
+
+
+def _drift(context, lake, clickhouse, home):
+    frame, start, lk = _feature_days(context, lake)
     before = (start - timedelta(days=1)).isoformat()
     previous = lk.read(ff.INSTALL_TABLE, filters=[("install_date", "=", before)]).to_pandas()
-    return frame, _suites().fraud_install_features(previous if len(previous) else None)
+    if min(len(previous), len(frame)) < DRIFT_MIN_INSTALLS:
+        return frame, (f"{len(previous)} installs the day before, {len(frame)} this day: drift is judged "
+                       f"when both days have at least {DRIFT_MIN_INSTALLS}")
+    return frame, _suites().fraud_feature_drift(previous)
 
 
-def _attribution_rate(context, lake, clickhouse):
+def _attribution_rate(context, lake, clickhouse, home):
     start, end = _dates(context)
     frame = clickhouse.get_client().query_df("""
         WITH daily AS (
@@ -113,7 +141,7 @@ def _attribution_rate(context, lake, clickhouse):
     return frame, _suites().attribution_rate()
 
 
-def _retention(context, lake, clickhouse):
+def _retention(context, lake, clickhouse, home):
     start, end = _dates(context)
     frame = clickhouse.get_client().query_df(
         "SELECT install_date, day_mode, day_n, retained_classic, retained_rolling FROM marts.fct_cohort_retention "
@@ -121,26 +149,29 @@ def _retention(context, lake, clickhouse):
     return frame, _suites().cohort_retention()
 
 
-def _has_table(clickhouse, database: str, table: str) -> bool:
-    return bool(clickhouse.get_client().command(
-        "SELECT count() FROM system.tables WHERE database = {d:String} AND name = {t:String}",
-        parameters={"d": database, "t": table}))
-
-
 CHECKS = (
     GxCheck("gx_bronze_events", "bronze_events", _bronze, True, "hourly",
-            "GX: bronze schema, lineage on every row, a raw line unless the file was unreadable."),
+            "GX: bronze schema, lineage on every row, a raw line unless the file was unreadable.",
+            "bronze events"),
     GxCheck("gx_silver_events", "silver_events", _silver, True, "hourly",
             "GX: the event contract re-checked after the write (required fields per event type, enums, "
-            "ranges, currencies), unique event ids, sane timestamps, known networks."),
+            "ranges, currencies), unique event ids, sane timestamps.", "silver events"),
+    GxCheck("gx_silver_known_networks", "silver_events", _networks, False, "hourly",
+            "GX (warning): touches come from networks the attribution config lists (the defaults plus "
+            "UNMOGROWP_HOME/config/network_priority.csv); others rank last on exact-time ties.", "touches"),
     GxCheck("gx_cost_current", "cost_reports", _cost, True, "daily",
-            "GX: one current row per cost key, non-negative spend, currency codes."),
+            "GX: one current row per cost key, non-negative spend, currency codes.", "current cost rows"),
     GxCheck("gx_fraud_install_features", "fraud_features", _features, True, "daily",
-            "GX: null rates and ranges of the install features; key means against the previous day (drift)."),
+            "GX: every matched install has its CTIT, counts and activity are present and non-negative, "
+            "one row per install.", "install features"),
+    GxCheck("gx_fraud_feature_drift", "fraud_features", _drift, False, "daily",
+            "GX (warning): key feature means within a band of the previous day's (both days with enough "
+            "installs).", "install features"),
     GxCheck("gx_attribution_rate", ["marts", "attribution", "fct_installs"], _attribution_rate, False, "hourly",
-            "GX (warning): each network's share of installs within 0.5-2x its trailing-week share."),
+            "GX (warning): each network's share of installs within 0.5-2x its trailing-week share.",
+            "network shares with a trailing week"),
     GxCheck("gx_retention_monotonic", ["marts", "cohorts", "fct_cohort_retention"], _retention, True, "daily",
-            "GX: rolling retention is never below classic retention."),
+            "GX: rolling retention is never below classic retention.", "retention cells"),
 )
 
 

@@ -19,9 +19,8 @@ from unmogrowp.ingest.events import BRONZE_SCHEMA, LINEAGE
 
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 CURRENCY = r"^[A-Z]{3}$"
-# features: the highest share of NULLs allowed (CTIT is NULL for organic installs)
-FEATURE_NULL_BOUNDS = {"ctit_s": 0.6, "ip_installs_24h": 0.0, "ip_devices_24h": 0.0, "sessions_24h": 0.0,
-                       "device_clicks_7d": 0.0, "is_anonymous_ip": 0.0}
+# features present on every install (CTIT is present on every install with a winning touch)
+FEATURE_NOT_NULL = ("ip_installs_24h", "ip_devices_24h", "sessions_24h", "device_clicks_7d", "is_anonymous_ip")
 FEATURE_NON_NEGATIVE = ("ctit_s", "log_ctit", "geo_distance_km", "device_clicks_7d", "ip_installs_1h",
                         "ip_installs_24h", "ip_devices_24h", "ip_clicks_1h", "ip_clicks_24h", "sessions_24h",
                         "events_24h", "purchases_24h", "time_to_first_session_s")
@@ -61,9 +60,9 @@ def bronze_events(now: datetime) -> gx.ExpectationSuite:
     ])
 
 
-def silver_events(now: datetime, known_networks: list[str]) -> gx.ExpectationSuite:
+def silver_events(now: datetime) -> gx.ExpectationSuite:
     """Typed events: the contract's rules re-checked after the write, unique event ids in the
-    window, sane timestamps, and touches from networks the attribution config knows."""
+    window and sane timestamps."""
     return gx.ExpectationSuite(name="silver_events", expectations=[
         gxe.ExpectTableColumnsToMatchSet(column_set=[*LINEAGE.names, *EVENT_CONTRACT.names], exact_match=True),
         gxe.ExpectColumnValuesToBeUnique(column="event_id"),
@@ -71,9 +70,13 @@ def silver_events(now: datetime, known_networks: list[str]) -> gx.ExpectationSui
         gxe.ExpectColumnValuesToBeBetween(column="event_ts", min_value=EARLIEST, max_value=now),
         gxe.ExpectColumnValuesToBeBetween(column="received_ts", min_value=EARLIEST, max_value=now),
         *_contract_expectations(EVENT_CONTRACT),
-        # foreign key: a touch's network is in config.network_priority
-        gxe.ExpectColumnValuesToBeInSet(column="media_source", value_set=known_networks,
-                                        row_condition=Column("media_source").is_not_null()),
+    ])
+
+
+def known_networks(networks: list[str]) -> gx.ExpectationSuite:
+    """Touches come from networks the attribution config lists (a warning: others rank last)."""
+    return gx.ExpectationSuite(name="known_networks", expectations=[
+        gxe.ExpectColumnValuesToBeInSet(column="media_source", value_set=networks),
     ])
 
 
@@ -85,24 +88,28 @@ def cost_current() -> gx.ExpectationSuite:
     ])
 
 
-def fraud_install_features(previous: pd.DataFrame | None) -> gx.ExpectationSuite:
-    """Null rates and ranges of the install features, and drift of key means against the
-    previous feature day (skipped when there is none)."""
-    expectations = [
-        *[gxe.ExpectColumnProportionOfNonNullValuesToBeBetween(column=c, min_value=1 - bound, max_value=1)
-          for c, bound in FEATURE_NULL_BOUNDS.items()],
+def fraud_install_features() -> gx.ExpectationSuite:
+    """Every install with a winning touch has its CTIT; counts and activity are present and
+    non-negative; one row per install."""
+    return gx.ExpectationSuite(name="fraud_install_features", expectations=[
+        gxe.ExpectColumnValuesToNotBeNull(column="ctit_s", row_condition=Column("winning_touch_id").is_not_null()),
+        *[gxe.ExpectColumnValuesToNotBeNull(column=c) for c in FEATURE_NOT_NULL],
         *[gxe.ExpectColumnValuesToBeBetween(column=c, min_value=0) for c in FEATURE_NON_NEGATIVE],
         gxe.ExpectColumnValuesToBeInSet(column="is_anonymous_ip", value_set=[0, 1]),
         gxe.ExpectColumnValuesToBeUnique(column="install_id"),
-    ]
-    if previous is not None and len(previous):
-        for c in DRIFT_COLUMNS:
-            mean = float(previous[c].mean())
-            if pd.notna(mean):
-                band = max(abs(mean) * DRIFT_BAND, DRIFT_FLOOR)
-                expectations.append(gxe.ExpectColumnMeanToBeBetween(column=c, min_value=mean - band,
-                                                                    max_value=mean + band))
-    return gx.ExpectationSuite(name="fraud_install_features", expectations=expectations)
+    ])
+
+
+def fraud_feature_drift(previous: pd.DataFrame) -> gx.ExpectationSuite:
+    """Key means against the previous feature day's."""
+    expectations = []
+    for c in DRIFT_COLUMNS:
+        mean = float(previous[c].mean())
+        if pd.notna(mean):
+            band = max(abs(mean) * DRIFT_BAND, DRIFT_FLOOR)
+            expectations.append(gxe.ExpectColumnMeanToBeBetween(column=c, min_value=mean - band,
+                                                                max_value=mean + band))
+    return gx.ExpectationSuite(name="fraud_feature_drift", expectations=expectations)
 
 
 def attribution_rate() -> gx.ExpectationSuite:

@@ -1,9 +1,11 @@
 """The install fraud classifier: LightGBM on the Spark feature table, tracked in MLflow.
 
 Rules stay the first line (``unmogrowp.fraud.rules``); the model adds a score and per-install
-explanations (LightGBM's exact TreeSHAP contributions). Labels: locally the generator's answers
-(an install is fraud when the install itself or its last click is labelled); in production the
-confirmed rejections.
+explanations (LightGBM's exact TreeSHAP contributions). Labels come from ``UNMOGROWP_FRAUD_LABELS``,
+a parquet or CSV file: either ``install_id, fraud_type`` rows (confirmed rejections, chargebacks:
+every labelled install with a reason from the SPEC §3 enum, legitimate installs need no row) or the
+generator's answers (``event_type, event_id, touch_id, fraud_type``: an install is fraud when the
+install itself or its winning touch is labelled), the local demo's source.
 """
 
 from __future__ import annotations
@@ -37,16 +39,48 @@ class TrainParams:
                                                "colsample_bytree": 0.8, "verbose": -1})
 
 
+def read_labels(path: str) -> pd.DataFrame | None:
+    """The labels file as the generator's columns (``event_type, event_id, touch_id, fraud_type``),
+    or None when there is none. A file of neither shape is an error, not an empty label set."""
+    from pathlib import Path
+
+    if not path or not Path(path).is_file():
+        return None
+    labels = pd.read_csv(path) if path.endswith(".csv") else pd.read_parquet(path)
+    if {"event_type", "event_id", "touch_id", "fraud_type"} <= set(labels.columns):
+        return labels
+    if {"install_id", "fraud_type"} <= set(labels.columns):
+        return pd.DataFrame({"event_type": "install", "event_id": labels["install_id"], "touch_id": None,
+                             "fraud_type": labels["fraud_type"].where(labels["fraud_type"].notna(), "confirmed")})
+    raise ValueError(f"{path}: fraud labels need columns install_id, fraud_type (or the generator's event_type, "
+                     f"event_id, touch_id, fraud_type); found {sorted(labels.columns)}")
+
+
+def cannot_train(frame: pd.DataFrame) -> str | None:
+    """Why a labelled frame (``label_installs``) cannot train and test a model, or None."""
+    days = frame["install_date"].nunique() if len(frame) else 0
+    if days < 2:
+        return f"features for {days} install day(s): the time split needs at least 2"
+    positives = int(frame["label"].sum())
+    if positives == 0 or positives == len(frame):
+        return f"{positives} of {len(frame)} featured installs are labelled fraud: training needs both classes"
+    return None
+
+
 def label_installs(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
-    """``fraud_type`` per install (None = legitimate): the install's own label, else its last click's."""
+    """``fraud_type`` per install (None = legitimate): the install's own label, else its winning touch's."""
     by_event = labels[labels["event_type"] == "install"].drop_duplicates("event_id").set_index("event_id")["fraud_type"]
     by_touch = labels[labels["event_type"] == "click"].drop_duplicates("touch_id").set_index("touch_id")["fraud_type"]
     out = features.copy()
     own = out["install_id"].map(by_event)
-    via_click = out["last_click_touch_id"].map(by_touch)
+    via_click = out["winning_touch_id"].map(by_touch)
     out["fraud_type"] = own.fillna(via_click)
     out["label"] = out["fraud_type"].notna().astype(int)
     return out
+
+
+class NotTrainable(ValueError):
+    """The data cannot train and test a model (a state of the data, reported as a skip)."""
 
 
 def time_split(frame: pd.DataFrame, test_share_days: float) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -96,7 +130,7 @@ def train(features: pd.DataFrame, labels: pd.DataFrame, data_version: dict, para
     train_df, test_df = time_split(frame, params.test_share_days)
     fit_df = downsample(train_df, params.neg_per_pos, params.seed)
     if fit_df["label"].nunique() < 2 or test_df["label"].nunique() < 2:
-        raise ValueError("training and test splits each need fraud and legitimate installs")
+        raise NotTrainable("the training and the held-out days each need fraud and legitimate installs")
     mlflow.set_experiment(experiment_id=tracking.experiment(EXPERIMENT))
     with mlflow.start_run(run_name="fraud_classifier") as run:
         t0 = time.perf_counter()
@@ -153,3 +187,18 @@ def score(features: pd.DataFrame, model_uri: str | None = None, explain_from: fl
     if explained.any():
         out.loc[explained, "top_contributions"] = explain(model, x[explained])
     return out
+
+
+RULES_VERSION = "rules"
+
+
+def rules_scores(features: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFrame:
+    """The rules as a score, where no model is trained: 1 for an install a reject or flag decision
+    names (its reasons as the explanation), else 0; model version ``rules``."""
+    acted = decisions[decisions["action"].isin(["reject", "flag"])]
+    reasons = acted.groupby("install_id")["reason"].agg(lambda r: ",".join(sorted(set(r))))
+    out = features[["install_id", "app_id", "install_date"]].copy()
+    out["top_contributions"] = out["install_id"].map(reasons).fillna("")
+    out["fraud_score"] = (out["top_contributions"] != "").astype(float)
+    out["model_version"] = RULES_VERSION
+    return out[["install_id", "app_id", "install_date", "fraud_score", "top_contributions", "model_version"]]

@@ -40,25 +40,27 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
     cost_job = dg.define_asset_job(
         COST_JOB, selection=dg.AssetSelection.assets("cost_reports", "clickhouse_cost"),
         description="Cost reports → current cost → ClickHouse for cost dates.")
-    dbt_setup, dbt_attribution, dbt_ltv_features, dbt_daily, dbt_reporting = build_dbt_assets(dbt_manifest(), hourly, daily)
+    dbt_setup, dbt_matches, dbt_attribution, dbt_ltv_features, dbt_daily, dbt_reporting = build_dbt_assets(dbt_manifest(), hourly, daily)
     mta = build_mta_assets(daily)
     (features, decisions, fraud_model, fraud_scores, click_model), fraud_checks = build_fraud_assets(daily)
     ltv_model, ltv_predictions = build_ltv_assets()
     feast_registry, fraud_online, campaign_online = build_feature_store_assets(daily, features)
     fraud_job = dg.define_asset_job(
-        FRAUD_JOB, selection=dg.AssetSelection.assets(features, decisions, fraud_online),
-        description="Spark fraud features, the SPEC §3 rule decisions (before attribution) and the online "
-                    "fraud features for install dates.")
+        FRAUD_JOB, selection=dg.AssetSelection.assets(dbt_matches, features, decisions, fraud_online),
+        description="The touch each install came from, Spark fraud features, the SPEC §3 rule decisions "
+                    "(before attribution) and the online fraud features for install dates.")
     training_job = dg.define_asset_job(
         MODEL_TRAINING_JOB, selection=dg.AssetSelection.assets(fraud_model, click_model, ltv_model, ltv_predictions),
         description="Nightly: train the fraud, click-quality and LTV models (MLflow, champion gate) and refresh LTV predictions.")
     scoring_job = dg.define_asset_job(
         FRAUD_SCORING_JOB, selection=dg.AssetSelection.assets(fraud_scores),
         description="Score install dates with the champion fraud model.")
+    user_config = warehouse.build_user_config(settings.home)
     setup_job = dg.define_asset_job(
-        DBT_SETUP_JOB, selection=dg.AssetSelection.assets("warehouse_databases", dbt_setup, feast_registry),
-        description="ClickHouse databases, dbt seeds (attribution config), staging views and `feast apply`; run "
-                    "after a deploy or a config change.")
+        DBT_SETUP_JOB, selection=dg.AssetSelection.assets("warehouse_databases", user_config, dbt_setup,
+                                                         feast_registry),
+        description="ClickHouse databases, the attribution config (dbt seeds and UNMOGROWP_HOME/config/), staging "
+                    "views and `feast apply`; run after a deploy or a config change.")
     attribution_job = dg.define_asset_job(
         ATTRIBUTION_JOB, selection=dg.AssetSelection.assets(dbt_attribution),
         description="Install attribution (fct_installs) for install hours.")
@@ -73,7 +75,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         description="Reporting views over the marts.")
     retention_job, nightly_retention = build_retention(settings.retention_raw_days, settings.retention_silver_days)
     return dg.Definitions(
-        assets=[*dg.load_assets_from_modules([warehouse]), *ingest, dbt_setup, features, decisions, dbt_attribution,
+        assets=[warehouse.warehouse_databases, user_config, *ingest, dbt_setup, dbt_matches, features, decisions, dbt_attribution,
                 fraud_model, fraud_scores, click_model, dbt_ltv_features, ltv_model, ltv_predictions, dbt_daily, *mta,
                 dbt_reporting,
                 feast_registry, fraud_online, campaign_online],

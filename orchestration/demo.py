@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import clickhouse_connect
 import pyarrow.parquet as pq
 
+from assets.outcomes import SKIPPED
 from data_quality import runner
 from orchestration.launcher import Progress
 from orchestration.pipeline import PIPELINE_JOBS, dagster_home, format_summary, run_pipeline
@@ -94,13 +95,13 @@ def print_fraud_and_ltv(client, summary, settings) -> None:
           f"injected installs ({inj['recall']:.1%}), false rejections {inj['false_rejections']:,} "
           f"({inj['false_rejection_rate']:.3%} of the other installs)")
     fm = summary.metadata.get("fraud_model")
-    if fm:
+    if fm and SKIPPED not in fm:
         recalls = ", ".join(f"{k[len('recall_'):]} {v:.1%}" for k, v in fm.items() if k.startswith("recall_"))
         print(f"Fraud model (held-out days): ROC-AUC {fm['roc_auc']:.4f}, PR-AUC {fm['pr_auc']:.4f}, "
               f"precision {fm['precision']:.1%} / recall {fm['recall']:.1%} at 0.5; recall by type: {recalls}; "
               f"champion gate {fm['champion_gate']}")
     cq = summary.metadata.get("click_quality_model")
-    if cq:
+    if cq and SKIPPED not in cq:
         print(f"Click-quality model (TalkingData format, {cq['clicks']:,} generated clicks, "
               f"{cq['positive_share']:.2%} led to an install): held-out ROC-AUC {cq['roc_auc']:.4f}")
     fs = summary.metadata.get("fraud_scores")
@@ -108,7 +109,7 @@ def print_fraud_and_ltv(client, summary, settings) -> None:
         print(f"Fraud scoring: {fs['installs']:,} installs at {fs['installs_per_s']:,} installs/s "
               f"(model version {fs['model_version']})")
     lm = summary.metadata.get("ltv_model")
-    if lm:
+    if lm and SKIPPED not in lm:
         bt = lm["backtest_mape"]
         print(f"LTV backtest (D7 revenue from the first 3 days, held-out cohorts): MAPE total {lm['mape_total']:.1%} "
               f"(BG/NBD + Gamma-Gamma baseline {lm['mape_bgnbd_gamma_gamma']:.1%}, "

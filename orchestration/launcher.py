@@ -115,6 +115,7 @@ class RunResult:
     materializations: dict[str, dict] = field(default_factory=dict)  # asset key -> metadata (last one)
     outputs: dict[str, dict] = field(default_factory=dict)  # step key -> output metadata
     checks: dict[str, bool] = field(default_factory=dict)  # "asset:check" -> passed
+    warnings: set[str] = field(default_factory=set)  # failed checks of WARN severity (nothing blocked)
     failures: dict[str, str] = field(default_factory=dict)  # step key (or "run") -> error message
 
     @property
@@ -210,7 +211,10 @@ class Launcher:
                 result.materializations[data.materialization.asset_key.to_user_string()] = _plain(
                     data.materialization.metadata)
             elif event.event_type == dg.DagsterEventType.ASSET_CHECK_EVALUATION:
-                result.checks[f"{data.asset_key.to_user_string()}:{data.check_name}"] = data.passed
+                name = f"{data.asset_key.to_user_string()}:{data.check_name}"
+                result.checks[name] = data.passed
+                if not data.passed and data.severity == dg.AssetCheckSeverity.WARN:
+                    result.warnings.add(name)
             elif event.event_type == dg.DagsterEventType.STEP_OUTPUT:
                 if data.metadata:
                     result.outputs[event.step_key] = _plain(data.metadata)

@@ -5,15 +5,16 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from assets.outcomes import SKIPPED
 from orchestration.jobs import ERASURE_JOB, PIPELINE_JOBS
 from orchestration.launcher import CodeServer, Launcher, Progress, RunResult, ensure_instance
 from orchestration.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 from unmogrowp.clickhouse import manager
-from unmogrowp.config import Settings, settings_environ
+from unmogrowp.config import Settings, settings_environ, with_landing
 
 
 @dataclass
@@ -23,6 +24,7 @@ class RunSummary:
     metadata: dict[str, dict]  # asset key -> metadata of its materialization
     checks: dict[str, bool]
     seconds: dict[str, float]  # per job
+    warnings: set[str] = field(default_factory=set)  # failed checks of WARN severity
     failures: dict[str, str] = field(default_factory=dict)  # failed step -> error message
     outputs: dict[str, dict] = field(default_factory=dict)  # op step -> output metadata
 
@@ -32,6 +34,7 @@ class RunSummary:
         self.seconds[result.job_name] = result.seconds
         self.metadata.update(result.materializations)
         self.checks.update(result.checks)
+        self.warnings |= result.warnings
         self.outputs.update(result.outputs)
         self.failures.update({f"{result.job_name}.{step}": message for step, message in result.failures.items()})
 
@@ -57,14 +60,25 @@ def launcher_for(settings: Settings) -> Iterator[Launcher]:
             launcher.close()
 
 
+# the ops that judge cohort maturity (assets/dbt.py, run config `as_of`)
+AS_OF_OPS = ("dbt_ltv_features", "dbt_daily")
+
+
 def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri: str | None = None,
-                 op_config: dict | None = None, progress: Progress | None = None) -> RunSummary:
+                 op_config: dict | None = None, progress: Progress | None = None,
+                 as_of: datetime | None = None) -> RunSummary:
     """Materialize every asset for landing hours [start, end) and the dates in it, each job as
     one run over the whole range (single-run backfill), launched through the Dagster instance:
     ingestion, then the dbt seeds and staging views, fraud rules, attribution over the hours, the
-    models, and the daily marts over the dates."""
+    models, and the daily marts over the dates. ``as_of`` (UTC) caps cohort maturity: it is the
+    run config of the AS_OF_OPS in the jobs that have them."""
     if landing_uri:  # the code server works in the repository: a relative directory is made absolute
-        settings = replace(settings, landing_uri=landing_uri if "://" in landing_uri else str(Path(landing_uri).resolve()))
+        settings = with_landing(settings, landing_uri)  # (a first partition from the landing follows it)
+    op_config = {k: dict(v) for k, v in (op_config or {}).items()}
+    if as_of is not None:
+        for op in AS_OF_OPS:
+            op_config[op] = {**op_config.get(op, {}),
+                             "config": {**op_config.get(op, {}).get("config", {}), "as_of": as_of.isoformat(sep=" ")}}
     last_hour = end - timedelta(hours=1)
     keys = {"hours": (start.strftime(HOUR_KEY), last_hour.strftime(HOUR_KEY)),
             "days": (start.strftime(DAY_KEY), last_hour.strftime(DAY_KEY)), None: None}
@@ -74,7 +88,7 @@ def run_pipeline(settings: Settings, start: datetime, end: datetime, landing_uri
         for job_name, partitions in PIPELINE_JOBS.items():
             window = keys[partitions]
             nodes = launcher.node_names(job_name)
-            ops = {k: v for k, v in (op_config or {}).items() if k in nodes}
+            ops = {k: v for k, v in op_config.items() if k in nodes}
             run_id = launcher.launch(job_name, run_config={"ops": ops} if ops else None,
                                      tags={RANGE_START: window[0], RANGE_END: window[1]} if window else None)
             progress.start(job_name, run_id)
@@ -106,10 +120,15 @@ def format_summary(summary: RunSummary, start: datetime, end: datetime) -> str:
                      f"{c['current_rows']:,} current, {c['rows_quarantined']:,} quarantined")
     if "clickhouse_cost" in m:
         lines.append(f"  clickhouse_cost    {m['clickhouse_cost']['rows']:>10,} rows in raw.cost")
-    failed = sorted(name for name, passed in summary.checks.items() if not passed)
-    lines.append(f"  asset checks       {len(summary.checks) - len(failed)} passed, {len(failed)} failed"
-                 + (": " + ", ".join(failed) if failed else ""))
+    lines.extend(f"  skipped {asset}: {meta[SKIPPED]}" for asset, meta in sorted(m.items()) if SKIPPED in meta)
+    failed = sorted(name for name, passed in summary.checks.items() if not passed and name not in summary.warnings)
+    warned = sorted(summary.warnings)
+    lines.append(f"  asset checks       {len(summary.checks) - len(failed) - len(warned)} passed, {len(failed)} failed"
+                 + (": " + ", ".join(failed) if failed else "")
+                 + (f"; {len(warned)} warnings: " + ", ".join(warned) if warned else ""))
     lines.extend(f"  FAILED {step}: {message.splitlines()[0][:300]}" for step, message in summary.failures.items())
+    lines.extend(f"  fallback {asset}: {meta['scored_by']}" for asset, meta in sorted(m.items())
+                 if str(meta.get("scored_by", "")).startswith("rules"))
     lines.append("  seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in summary.seconds.items()))
     return "\n".join(lines)
 

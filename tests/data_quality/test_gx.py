@@ -33,13 +33,13 @@ def failed(outcome) -> set[tuple[str, str]]:
 
 def test_silver_suite_passes_clean_rows_and_names_each_fault(tmp_path):
     good = silver_rows()
-    assert runner.validate(tmp_path, suites.silver_events(NOW, ["net"]), good).success
+    assert runner.validate(tmp_path, suites.silver_events(NOW), good).success
     bad = silver_rows()
     bad.loc[1, "event_id"] = bad.loc[0, "event_id"]            # duplicate id
     bad.loc[2, "revenue"] = -5.0                              # negative revenue
     bad.loc[3, "currency"] = "usd'; DROP TABLE x"            # not a currency code
     bad.loc[0, "event_ts"] = datetime(2100, 1, 1, tzinfo=UTC)  # in the future
-    outcome = runner.validate(tmp_path, suites.silver_events(NOW, ["net"]), bad)
+    outcome = runner.validate(tmp_path, suites.silver_events(NOW), bad)
     assert not outcome.success
     assert failed(outcome) == {("expect_column_values_to_be_unique", "event_id"),
                                ("expect_column_values_to_be_between", "revenue"),
@@ -52,7 +52,7 @@ def test_required_fields_follow_the_event_type(tmp_path):
     rows = silver_rows(2)
     rows.loc[0, "revenue"] = None  # a purchase must carry revenue
     rows.loc[1, ["event_type", "revenue", "currency"]] = ["session_start", None, None]  # a session need not
-    outcome = runner.validate(tmp_path, suites.silver_events(NOW, ["net"]), rows)
+    outcome = runner.validate(tmp_path, suites.silver_events(NOW), rows)
     assert failed(outcome) == {("expect_column_values_to_not_be_null", "revenue")}
     assert outcome.failed[0]["unexpected"] == 1
 
@@ -64,10 +64,29 @@ def test_feature_drift_against_the_previous_day(tmp_path):
                ("ctit_s", "log_ctit", "geo_distance_km", "time_to_first_session_s")}}
     previous = pd.DataFrame(base)
     same = pd.DataFrame(base)
-    assert runner.validate(tmp_path, suites.fraud_install_features(previous), same).success
+    assert runner.validate(tmp_path, suites.fraud_feature_drift(previous), same).success
     drifted = pd.DataFrame({**base, "ip_installs_24h": [9, 11]})  # a farm appears: mean 1 -> 10
-    outcome = runner.validate(tmp_path, suites.fraud_install_features(previous), drifted)
+    outcome = runner.validate(tmp_path, suites.fraud_feature_drift(previous), drifted)
     assert failed(outcome) == {("expect_column_mean_to_be_between", "ip_installs_24h")}
+
+
+def test_feature_checks_judge_ctit_among_matched_installs_only(tmp_path):
+    """An all-organic day (no CTIT anywhere) passes; a matched install without CTIT fails."""
+    organic = pd.DataFrame({"install_id": ["a", "b", "c"], "winning_touch_id": [None, None, None],
+                            "ctit_s": [None, None, None], "is_anonymous_ip": [0, 0, 0],
+                            **{c: [0, 0, 0] for c in suites.FEATURE_NOT_NULL if c != "is_anonymous_ip"},
+                            **{c: [1.0, 2.0, 3.0] for c in suites.FEATURE_NON_NEGATIVE
+                               if c not in suites.FEATURE_NOT_NULL and c != "ctit_s"}})
+    assert runner.validate(tmp_path, suites.fraud_install_features(), organic).success
+    broken = organic.assign(winning_touch_id=["t1", None, None])
+    outcome = runner.validate(tmp_path, suites.fraud_install_features(), broken)
+    assert failed(outcome) == {("expect_column_values_to_not_be_null", "ctit_s")}
+
+
+def test_touches_from_networks_outside_the_config_warn(tmp_path):
+    touches = pd.DataFrame({"event_type": ["click", "click"], "media_source": ["adnet_alpha", "chan_245"]})
+    outcome = runner.validate(tmp_path, suites.known_networks(["adnet_alpha"]), touches)
+    assert failed(outcome) == {("expect_column_values_to_be_in_set", "media_source")}
 
 
 @pytest.mark.parametrize("blocking", [True, False])
@@ -81,7 +100,8 @@ def test_factory_checks_block_or_warn(tmp_path, blocking):
         return 2
 
     bad = pd.DataFrame({"retained_classic": [0.5], "retained_rolling": [0.4]})  # rolling below classic
-    spec = GxCheck("gx_toy", "upstream", lambda ctx, lake, ch: (bad, suites.cohort_retention()), blocking, None, "toy")
+    spec = GxCheck("gx_toy", "upstream", lambda ctx, lake, ch, home: (bad, suites.cohort_retention()), blocking, None,
+                   "toy", "toy rows")
     check = gx_asset_check(spec, tmp_path, {})
     result = dg.materialize([upstream, downstream, check], raise_on_error=False, resources={
         "lake": LakeResource(root_uri=tmp_path.as_uri()), "clickhouse": ClickHouseResource()})
@@ -92,3 +112,23 @@ def test_factory_checks_block_or_warn(tmp_path, blocking):
     ran_downstream = any(m.asset_key == dg.AssetKey("downstream")
                          for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events()))
     assert ran_downstream is (not blocking)
+
+
+@pytest.mark.parametrize(("rows", "reason"), [
+    (pd.DataFrame({"retained_classic": [], "retained_rolling": []}), "no rows in retention cells for this partition"),
+    (pd.DataFrame({"retained_classic": [0.5]}), "too few days to judge"),
+])
+def test_a_check_with_nothing_to_judge_passes_and_says_why(tmp_path, rows, reason):
+    """An empty partition (or too little data for a verdict) passes with a note, blocking or not."""
+    @dg.asset
+    def upstream():
+        return 1
+
+    suite = suites.cohort_retention() if rows.empty else reason
+    spec = GxCheck("gx_toy", "upstream", lambda ctx, lake, ch, home: (rows, suite), True, None, "toy",
+                   "retention cells")
+    result = dg.materialize([upstream, gx_asset_check(spec, tmp_path, {})], resources={
+        "lake": LakeResource(root_uri=tmp_path.as_uri()), "clickhouse": ClickHouseResource()})
+    evaluation = result.get_asset_check_evaluations()[0]
+    assert evaluation.passed
+    assert evaluation.metadata["skipped"].value == reason and evaluation.metadata["rows"].value == len(rows)

@@ -50,3 +50,35 @@ def test_models_scores_and_predicted_ltv(pipeline_run, ch):
     assert cells["predicted_ltv"].notna().mean() > 0.9
     assert set(cells["prediction_horizon_days"].dropna()) == {2}
     assert (cells.loc[cells["cost"] > 0, "predicted_roas"].notna()).all()
+
+
+def test_fraud_labels_are_read_from_either_documented_shape(tmp_path):
+    """UNMOGROWP_FRAUD_LABELS: confirmed labels (install_id, fraud_type) or the generator's answers;
+    no file is "no labels" (a skip), a file of another shape is an error."""
+    import pytest
+
+    from ml import fraud_model as fm
+
+    assert fm.read_labels(str(tmp_path / "none.parquet")) is None
+    (tmp_path / "confirmed.csv").write_text("install_id,fraud_type\ni1,device_farm\ni2,\n")
+    labels = fm.read_labels(str(tmp_path / "confirmed.csv"))
+    features = pd.DataFrame({"install_id": ["i1", "i2", "i3"], "winning_touch_id": [None, None, None],
+                             "install_date": ["2026-09-01"] * 3})
+    labelled = fm.label_installs(features, labels)
+    assert labelled["label"].tolist() == [1, 1, 0]  # a row without a reason is still a confirmed fraud
+    assert fm.cannot_train(labelled) == "features for 1 install day(s): the time split needs at least 2"
+    (tmp_path / "bad.csv").write_text("id,label\ni1,1\n")
+    with pytest.raises(ValueError, match="fraud labels need columns install_id, fraud_type"):
+        fm.read_labels(str(tmp_path / "bad.csv"))
+
+
+def test_without_a_model_the_rules_score_and_explain():
+    from ml import fraud_model as fm
+
+    features = pd.DataFrame({"install_id": ["a", "b", "c"], "app_id": "app", "install_date": "2026-09-01"})
+    decisions = pd.DataFrame({"install_id": ["a", "a", "b"], "reason": ["device_farm", "short_ctit", "bot_behaviour"],
+                              "action": ["flag", "tag", "reject"]})
+    out = fm.rules_scores(features, decisions).set_index("install_id")
+    assert out["fraud_score"].to_dict() == {"a": 1.0, "b": 1.0, "c": 0.0}
+    assert out["top_contributions"].to_dict() == {"a": "device_farm", "b": "bot_behaviour", "c": ""}
+    assert set(out["model_version"]) == {"rules"}

@@ -31,44 +31,49 @@ def test_asset_graph_snapshot(tmp_path):
         for key in graph.get_all_asset_keys()
     }
     stg = "staging/sdk/stg_sdk__"
-    seeds = ["config/anonymous_ip_ranges", "config/attribution_window_overrides", "config/campaign_targeting"]
+    config = "staging/config/stg_config__"
+    tables = ("anonymous_ip_ranges", "attribution_window_overrides", "campaign_targeting", "fx_rates", "network_priority")
+    matching = [f"{config}anonymous_ip_ranges", f"{config}attribution_window_overrides", f"{config}network_priority"]
     assert snapshot == {
         "warehouse_databases": ("platform", []),
+        **{f"config_user/{name}": ("platform", ["warehouse_databases"]) for name in tables},
+        **{f"{config}{name}": ("staging", [f"config/{name}", f"config_user/{name}"]) for name in tables},
         "bronze_events": ("ingest", []),
         "silver_events": ("ingest", ["bronze_events"]),
         "clickhouse_events": ("ingest", ["silver_events"]),
         "cost_reports": ("ingest", []),
         "clickhouse_cost": ("ingest", ["cost_reports"]),
-        **{f"config/{seed}": ("dbt_config", []) for seed in (
-            "anonymous_ip_ranges", "attribution_window_overrides", "campaign_targeting", "fx_rates", "network_priority")},
+        **{f"config/{seed}": ("dbt_config", []) for seed in tables},
         **{f"{stg}{name}": ("staging", ["clickhouse_events"]) for name in ("app_events", "installs", "touches")},
         "staging/cost/stg_cost__spend": ("staging", ["clickhouse_cost"]),
+        # one waterfall (macros/ranked_touches.sql): the touch before fraud rules, and attribution after them
+        "marts/matching/fct_install_matches": ("marts_matching", [*matching, f"{stg}installs", f"{stg}touches"]),
         "marts/attribution/fct_installs": ("marts_attribution", [
-            *seeds, "config/network_priority", "fraud_decisions", f"{stg}installs", f"{stg}touches"]),
-        "fraud_features": ("fraud", ["silver_events"]),
+            "fraud_decisions", *sorted([*matching, f"{config}campaign_targeting"]), f"{stg}installs", f"{stg}touches"]),
+        "fraud_features": ("fraud", ["marts/matching/fct_install_matches", "silver_events"]),
         "fraud_decisions": ("fraud", ["fraud_features"]),
         "fraud_model": ("fraud", ["feast_registry", "fraud_features", "marts/attribution/fct_installs"]),
         "fraud_scores": ("fraud", ["fraud_features", "fraud_model"]),
         "click_quality_model": ("fraud", ["fraud_features"]),
-        "ltv_model": ("ltv", ["config/fx_rates", "feast_registry", "marts/attribution/fct_installs",
-                              "marts/features/fs_install_activity_daily", f"{stg}app_events"]),
-        "ltv_predictions": ("ltv", ["config/fx_rates", "feast_registry", "ltv_model", "marts/attribution/fct_installs",
-                                    "marts/features/fs_install_activity_daily", f"{stg}app_events"]),
+        "ltv_model": ("ltv", ["feast_registry", "marts/attribution/fct_installs",
+                              "marts/features/fs_install_activity_daily", f"{config}fx_rates", f"{stg}app_events"]),
+        "ltv_predictions": ("ltv", ["feast_registry", "ltv_model", "marts/attribution/fct_installs",
+                                    "marts/features/fs_install_activity_daily", f"{config}fx_rates", f"{stg}app_events"]),
         "marts/features/fs_install_activity_daily": ("marts_features", [
-            "config/fx_rates", "marts/attribution/fct_installs", f"{stg}app_events"]),
+            "clickhouse_events", "marts/attribution/fct_installs", f"{config}fx_rates", f"{stg}app_events"]),
         "marts/fraud/fct_fraud_decisions": ("marts_fraud", ["fraud_decisions", "marts/attribution/fct_installs"]),
         "marts/fraud/fct_clawback_ledger": ("marts_fraud", ["marts/cohorts/fct_cohort_kpis",
                                                             "marts/fraud/fct_fraud_decisions"]),
         "marts/cohorts/fct_revenue_events": ("marts_cohorts", [
-            "config/fx_rates", "marts/attribution/fct_installs", f"{stg}app_events"]),
+            "marts/attribution/fct_installs", f"{config}fx_rates", f"{stg}app_events"]),
         "marts/cohorts/fct_cohort_retention": ("marts_cohorts", [
             "clickhouse_events", "marts/attribution/fct_installs", f"{stg}app_events"]),
         "marts/cohorts/fct_cohort_kpis": ("marts_cohorts", [
-            "clickhouse_events", "config/fx_rates", "ltv_predictions", "marts/attribution/fct_installs",
-            "marts/cohorts/fct_revenue_events", "staging/cost/stg_cost__spend"]),
+            "clickhouse_events", "ltv_predictions", "marts/attribution/fct_installs",
+            "marts/cohorts/fct_revenue_events", f"{config}fx_rates", "staging/cost/stg_cost__spend"]),
         "marts/mta/mta_conversion_paths": ("marts_mta", [
-            "config/anonymous_ip_ranges", "config/attribution_window_overrides", "marts/attribution/fct_installs",
-            "marts/cohorts/fct_revenue_events", f"{stg}installs", f"{stg}touches"]),
+            "marts/attribution/fct_installs", "marts/cohorts/fct_revenue_events", f"{config}anonymous_ip_ranges",
+            f"{config}attribution_window_overrides", f"{stg}installs", f"{stg}touches"]),
         "marts/mta/mta_nonconverting_paths": ("marts_mta", [f"{stg}installs", f"{stg}touches"]),
         "marts/mta/mta_heuristic_credits": ("marts_mta", ["marts/mta/mta_conversion_paths"]),
         "mta_algorithmic_credits": ("marts_mta", ["marts/mta/mta_conversion_paths", "marts/mta/mta_nonconverting_paths"]),

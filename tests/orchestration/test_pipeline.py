@@ -21,8 +21,9 @@ def test_pipeline_materializes_the_range_idempotently(pipeline_run, generated, c
     assert first.checks["silver_events:reconciles"] and all(first.checks.values())
     assert len(first.checks) > 20  # dbt tests arrive as asset checks
     gx_checks = {k.split(":")[-1] for k in first.checks if ":gx_" in k}
-    assert gx_checks == {"gx_bronze_events", "gx_silver_events", "gx_cost_current", "gx_fraud_install_features",
-                         "gx_attribution_rate", "gx_retention_monotonic"}
+    assert gx_checks == {"gx_bronze_events", "gx_silver_events", "gx_silver_known_networks", "gx_cost_current",
+                         "gx_fraud_install_features", "gx_fraud_feature_drift", "gx_attribution_rate",
+                         "gx_retention_monotonic"}
     assert runner.docs_index(settings.home).is_file()
     silver = first.metadata["silver_events"]
     assert silver["landed"] == manifest["lines_written"]

@@ -121,7 +121,10 @@ def _drift(context, lake, clickhouse, home):
     if min(len(previous), len(frame)) < DRIFT_MIN_INSTALLS:
         return frame, (f"{len(previous)} installs the day before, {len(frame)} this day: drift is judged "
                        f"when both days have at least {DRIFT_MIN_INSTALLS}")
-    return frame, _suites().fraud_feature_drift(previous)
+    suite = _suites().fraud_feature_drift(previous)
+    if not suite.expectations:
+        return frame, "the day before has no value in any drift column"
+    return frame, suite
 
 
 def _attribution_rate(context, lake, clickhouse, home):

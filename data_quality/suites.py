@@ -20,7 +20,8 @@ from unmogrowp.ingest.events import BRONZE_SCHEMA, LINEAGE
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 CURRENCY = r"^[A-Z]{3}$"
 # features present on every install (CTIT is present on every install with a winning touch)
-FEATURE_NOT_NULL = ("ip_installs_24h", "ip_devices_24h", "sessions_24h", "device_clicks_7d", "is_anonymous_ip")
+FEATURE_NOT_NULL = ("device_key", "match_method", "ip_installs_24h", "ip_devices_24h", "sessions_24h",
+                    "device_clicks_7d", "is_anonymous_ip")
 FEATURE_NON_NEGATIVE = ("ctit_s", "log_ctit", "geo_distance_km", "device_clicks_7d", "ip_installs_1h",
                         "ip_installs_24h", "ip_devices_24h", "ip_clicks_1h", "ip_clicks_24h", "sessions_24h",
                         "events_24h", "purchases_24h", "time_to_first_session_s")

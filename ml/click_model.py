@@ -85,7 +85,7 @@ def cannot_train(frame: pd.DataFrame, test_share: float = 0.3) -> str | None:
     ordered = frame.sort_values("t_ms", kind="stable")["is_attributed"]
     cut = int(len(ordered) * (1 - test_share))
     train_pos, test_pos = int(ordered.iloc[:cut].sum()), int(ordered.iloc[cut:].sum())
-    if train_pos == 0 or ordered.iloc[cut:].nunique() < 2:
+    if train_pos in (0, cut) or ordered.iloc[cut:].nunique() < 2:
         return (f"{int(ordered.sum())} of {len(ordered)} clicks led to an install ({train_pos} in the training "
                 f"and {test_pos} in the held-out clicks): training needs both outcomes in both")
     return None

@@ -3,7 +3,8 @@
 Rules stay the first line (``unmogrowp.fraud.rules``); the model adds a score and per-install
 explanations (LightGBM's exact TreeSHAP contributions). Labels come from ``UNMOGROWP_FRAUD_LABELS``,
 a parquet or CSV file: either ``install_id, fraud_type`` rows (confirmed rejections, chargebacks:
-every labelled install with a reason from the SPEC §3 enum, legitimate installs need no row) or the
+a fraud install with a reason from the SPEC §3 enum; legitimate installs need no row, a blank
+reason marks one legitimate) or the
 generator's answers (``event_type, event_id, touch_id, fraud_type``: an install is fraud when the
 install itself or its winning touch is labelled), the local demo's source.
 """
@@ -50,8 +51,9 @@ def read_labels(path: str) -> pd.DataFrame | None:
     if {"event_type", "event_id", "touch_id", "fraud_type"} <= set(labels.columns):
         return labels
     if {"install_id", "fraud_type"} <= set(labels.columns):
-        return pd.DataFrame({"event_type": "install", "event_id": labels["install_id"], "touch_id": None,
-                             "fraud_type": labels["fraud_type"].where(labels["fraud_type"].notna(), "confirmed")})
+        fraud = labels[labels["fraud_type"].fillna("").astype(str).str.strip() != ""]  # blank: legitimate
+        return pd.DataFrame({"event_type": "install", "event_id": fraud["install_id"], "touch_id": None,
+                             "fraud_type": fraud["fraud_type"]})
     raise ValueError(f"{path}: fraud labels need columns install_id, fraud_type (or the generator's event_type, "
                      f"event_id, touch_id, fraud_type); found {sorted(labels.columns)}")
 
@@ -196,9 +198,9 @@ def rules_scores(features: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFram
     """The rules as a score, where no model is trained: 1 for an install a reject or flag decision
     names (its reasons as the explanation), else 0; model version ``rules``."""
     acted = decisions[decisions["action"].isin(["reject", "flag"])]
-    reasons = acted.groupby("install_id")["reason"].agg(lambda r: ",".join(sorted(set(r))))
+    reasons = acted.groupby("install_id")["reason"].agg(lambda r: ",".join(f"rule:{x}" for x in sorted(set(r))))
     out = features[["install_id", "app_id", "install_date"]].copy()
-    out["top_contributions"] = out["install_id"].map(reasons).fillna("")
+    out["top_contributions"] = out["install_id"].map(reasons).fillna("")  # "rule:device_farm,rule:..."
     out["fraud_score"] = (out["top_contributions"] != "").astype(float)
     out["model_version"] = RULES_VERSION
     return out[["install_id", "app_id", "install_date", "fraud_score", "top_contributions", "model_version"]]

@@ -59,7 +59,7 @@ ranked as (
     select
         p.*,
         (p.best_tier, -p.best_score, -{{ ms('p.touch_ts') }}, p.best_method_rank,
-         ifNull(pr.priority, 4294967295), p.touch_id) as rank_key
+         if(ifNull(pr.media_source, '') = '', 4294967295, pr.priority), p.touch_id) as rank_key
     from pairs as p
     left join priorities as pr on pr.media_source = p.media_source
     where p.is_retargeting = p.is_reinstall

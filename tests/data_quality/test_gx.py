@@ -74,7 +74,9 @@ def test_feature_checks_judge_ctit_among_matched_installs_only(tmp_path):
     """An all-organic day (no CTIT anywhere) passes; a matched install without CTIT fails."""
     organic = pd.DataFrame({"install_id": ["a", "b", "c"], "winning_touch_id": [None, None, None],
                             "ctit_s": [None, None, None], "is_anonymous_ip": [0, 0, 0],
-                            **{c: [0, 0, 0] for c in suites.FEATURE_NOT_NULL if c != "is_anonymous_ip"},
+                            "device_key": ["k1", "k2", "k3"], "match_method": ["organic"] * 3,
+                            **{c: [0, 0, 0] for c in suites.FEATURE_NOT_NULL
+                               if c not in ("is_anonymous_ip", "device_key", "match_method")},
                             **{c: [1.0, 2.0, 3.0] for c in suites.FEATURE_NON_NEGATIVE
                                if c not in suites.FEATURE_NOT_NULL and c != "ctit_s"}})
     assert runner.validate(tmp_path, suites.fraud_install_features(), organic).success

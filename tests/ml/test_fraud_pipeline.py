@@ -65,7 +65,7 @@ def test_fraud_labels_are_read_from_either_documented_shape(tmp_path):
     features = pd.DataFrame({"install_id": ["i1", "i2", "i3"], "winning_touch_id": [None, None, None],
                              "install_date": ["2026-09-01"] * 3})
     labelled = fm.label_installs(features, labels)
-    assert labelled["label"].tolist() == [1, 1, 0]  # a row without a reason is still a confirmed fraud
+    assert labelled["label"].tolist() == [1, 0, 0]  # a blank reason marks a legitimate install
     assert fm.cannot_train(labelled) == "features for 1 install day(s): the time split needs at least 2"
     (tmp_path / "bad.csv").write_text("id,label\ni1,1\n")
     with pytest.raises(ValueError, match="fraud labels need columns install_id, fraud_type"):
@@ -80,5 +80,5 @@ def test_without_a_model_the_rules_score_and_explain():
                               "action": ["flag", "tag", "reject"]})
     out = fm.rules_scores(features, decisions).set_index("install_id")
     assert out["fraud_score"].to_dict() == {"a": 1.0, "b": 1.0, "c": 0.0}
-    assert out["top_contributions"].to_dict() == {"a": "device_farm", "b": "bot_behaviour", "c": ""}
+    assert out["top_contributions"].to_dict() == {"a": "rule:device_farm", "b": "rule:bot_behaviour", "c": ""}
     assert set(out["model_version"]) == {"rules"}

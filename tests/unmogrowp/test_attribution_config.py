@@ -56,3 +56,20 @@ def test_load_replaces_the_user_tables_with_typed_rows(tmp_path, user_tables):
     (tmp_path / "config" / "fx_rates.csv").unlink()
     assert ac.load_user_config(ch, tmp_path)["fx_rates"] == 0
     assert ch.command("SELECT count() FROM config_user.fx_rates") == 0
+
+
+def test_a_blank_required_value_or_a_bad_value_changes_nothing(tmp_path, user_tables):
+    """A blank priority would load as 0 (the top priority): refused with its line. A value ClickHouse
+    cannot parse fails the load before any table is swapped."""
+    ch = user_tables
+    _write(tmp_path, "network_priority", "media_source,priority\nchan_245,5\n")
+    ac.load_user_config(ch, tmp_path)
+    _write(tmp_path, "network_priority", "media_source,priority\nchan_480,7\nchan_999,\n")
+    with pytest.raises(ValueError, match=r"network_priority.csv line 3: priority must not be blank"):
+        ac.load_user_config(ch, tmp_path)
+    _write(tmp_path, "fx_rates", "currency,rate_date,units_per_usd\nCHF,2017-01-01,0.99\n")
+    _write(tmp_path, "network_priority", "media_source,priority\nchan_480,high\n")
+    with pytest.raises(Exception, match="high"):
+        ac.load_user_config(ch, tmp_path)
+    assert ch.query("SELECT media_source, priority FROM config_user.network_priority").result_rows == [("chan_245", 5)]
+    assert ch.command("SELECT count() FROM config_user.fx_rates") == 0

@@ -164,7 +164,8 @@ def install_features(spark, events, matches, start: datetime, end: datetime):
     gw = Window.partitionBy("app_id", "c_ip", "c_os", "c_ua").orderBy("c_ts", "touch_id")
     gaps = (clicks.withColumn("prev_click_gap_s", (F.col("c_ts") - F.lag("c_ts").over(gw)) / 1000)
             .withColumn("next_click_gap_s", (F.lead("c_ts").over(gw) - F.col("c_ts")) / 1000)
-            .select("app_id", "touch_id", "prev_click_gap_s", "next_click_gap_s"))
+            .select("app_id", "touch_id", "prev_click_gap_s", "next_click_gap_s")
+            .dropDuplicates(["app_id", "touch_id"]))  # one row per touch: the join must not repeat installs
     touch_context = (ev.where("event_type IN ('click', 'impression')")
                      .select("app_id", F.col("touch_id").alias("winning_touch_id"), F.col("country").alias("c_country"))
                      .dropDuplicates(["app_id", "winning_touch_id"]))

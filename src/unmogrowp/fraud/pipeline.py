@@ -50,6 +50,12 @@ def build_features(spark, lake: Lake, client, start: date, end: date) -> dict:
                 "retention limit (privacy/retention.py): IP features cannot be recomputed for them; "
                 "keep the stored features of those days")
         inst = ff.install_features(spark, events, read_matches(spark, client, start, end), lo, hi).cache()
+        unmatched = inst.where("device_key IS NULL").count()  # every install has a row there, matched or organic
+        if unmatched:
+            raise ValueError(
+                f"{unmatched} installs of {start}..{end} in silver have no row in {MATCHES_TABLE}: load them into "
+                "ClickHouse (clickhouse_events) and build dbt_install_matches for those dates (fraud_rules_job runs "
+                "it first); features without attribution's match would call them organic")
         v1 = lake.spark_write(inst, ff.INSTALL_TABLE, mode="overwrite", predicate=dates_predicate(start, end),
                               partition_by=["install_date"])
         # the rolling source window also needs the installs of the days before the range

@@ -121,6 +121,15 @@ def _toast_link(ui: Ui, message: str, prefix: str):
     return link, href
 
 
+def _follow_toast(ui: Ui, message: str, prefix: str, step: str) -> str:
+    """Opens the page the toast saying ``message`` links to (a screenshot ``step``); returns its id."""
+    view, href = _toast_link(ui, message, prefix)
+    with ui.step(step):
+        view.click()
+        ui.page.wait_for_url(f"**{href}")
+    return href.rsplit("/", 1)[1]
+
+
 def _partitions_materialized(stack, run_id: str) -> list[str]:
     import dagster as dg
 
@@ -137,11 +146,7 @@ def test_materialize_one_partition_from_the_ui(ui, stack):
     dialog = open_launch_dialog(ui, stack, UI_HOUR, "1 partition")
     with ui.step("launched"):
         dialog.get_by_role("button", name="Launch 1 run").click()
-        view, href = _toast_link(ui, "Launched run", "/runs/")
-    run_id = href.rsplit("/", 1)[1]
-    with ui.step("run-page"):
-        view.click()
-        ui.page.wait_for_url(f"**{href}")
+    run_id = _follow_toast(ui, "Launched run", "/runs/", "run-page")
     run = stack.assert_success(run_id)
     with ui.step("run-succeeded"):
         expect(ui.page.get_by_text("Success", exact=True).first).to_be_visible()
@@ -164,11 +169,7 @@ def test_backfill_a_range_from_the_ui(ui, stack):
     with ui.step("backfill-launched"):
         expect(dialog).to_contain_text("Backfills all partitions in a single run")
         dialog.get_by_role("button", name="Launch backfill").click()
-        view, href = _toast_link(ui, "Created backfill", "/runs/b/")
-    backfill_id = href.rsplit("/", 1)[1]
-    with ui.step("backfill-page"):
-        view.click()
-        ui.page.wait_for_url(f"**{href}")
+    backfill_id = _follow_toast(ui, "Created backfill", "/runs/b/", "backfill-page")
 
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while (backfill := stack.instance.get_backfill(backfill_id)).status.value not in BACKFILL_DONE:

@@ -2,7 +2,8 @@
 
 Run: `.venv/bin/python benchmarks/tenancy.py --rows 5000000 --repeat 50`. The same queries run as
 ``default`` (no filter; the WHERE clause selects the app) and as a tenant of that app (fresh
-read-only context, AST check, ``additional_table_filters``); medians and the tenant/default ratio.
+read-only context, ``tenancy.authorize``: formatted by ClickHouse's parser, ``EXPLAIN AST`` walked
+against the catalog, then ``additional_table_filters``); medians and the tenant/default ratio.
 """
 
 import argparse

@@ -26,6 +26,7 @@ SYNTAX_ERROR = 62
 UNKNOWN_FORMAT = 73
 SESSION_NOT_FOUND = 372
 SESSION_IS_LOCKED = 373
+USER_SESSION_LIMIT_EXCEEDED = 700
 UNKNOWN_EXCEPTION = 1002
 
 
@@ -66,8 +67,9 @@ class Session:
 class Engine:
     """Owns the chDB data directory for the lifetime of the server process."""
 
-    def __init__(self, data_path: str, session_lock_wait_s: float = 30.0):
+    def __init__(self, data_path: str, session_lock_wait_s: float = 30.0, max_sessions: int = 64):
         self.data_path = data_path
+        self.max_sessions = max_sessions
         self._root = chdb.connect(data_path)  # keeps the engine open between requests
         self._sessions: dict[str, Session] = {}
         self._sessions_lock = threading.Lock()
@@ -90,12 +92,20 @@ class Engine:
 
     @contextlib.contextmanager
     def session(self, session_id: str, timeout_s: float, check: bool) -> Iterator[Session]:
+        if session_id not in self._sessions and len(self._sessions) >= self.max_sessions:
+            self.expire_sessions()  # the sweep runs every few seconds: make room now if it can
         with self._sessions_lock:
             sess = self._sessions.get(session_id)
             if sess is None:
                 if check:
                     raise ClickHouseError(
                         SESSION_NOT_FOUND, f"Session {session_id} not found (SESSION_NOT_FOUND)"
+                    )
+                if len(self._sessions) >= self.max_sessions:
+                    raise ClickHouseError(
+                        USER_SESSION_LIMIT_EXCEEDED,
+                        f"Too many sessions: {len(self._sessions)} are open, the limit is {self.max_sessions}; "
+                        "wait for one to expire. (USER_SESSION_LIMIT_EXCEEDED)",
                     )
                 sess = Session(session_id, self.connect(), timeout_s)
                 self._sessions[session_id] = sess

@@ -10,6 +10,7 @@ import argparse
 import base64
 import contextlib
 import fcntl
+import io
 import json
 import logging
 import os
@@ -54,7 +55,14 @@ MAX_QUERY_BYTES = 256 * 1024 * 1024
 MAX_URI_BYTES = 1 << 20  # ClickHouse's http_max_uri_size (the standard library stops at 64 KiB)
 READ_CHUNK = 1 << 20
 DEFAULT_SESSION_TIMEOUT_S = 60.0
-MAX_SESSION_TIMEOUT_S = 3600.0
+MAX_SESSION_TIMEOUT_S = 600.0  # ClickHouse allows 3600; a local session holds a chDB connection
+DEFAULT_MAX_SESSIONS = 64
+DEFAULT_READ_TIMEOUT_S = 30.0  # ClickHouse's http_receive_timeout
+MIN_DATA_RATE = 1024  # bytes/s of INSERT data, on average once the first read timeout has passed
+INVALID_SESSION_TIMEOUT = 374
+READONLY = 164
+# statements a GET request may run (ClickHouse: GET implies readonly = 2)
+_READ_KINDS = frozenset({"SelectWithUnionQuery", "DescribeQuery", "Explain", "Set", "UseQuery"})
 _SETTING_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # URL parameters that are part of the HTTP protocol, not query settings.
 _HTTP_PARAMS = frozenset({
@@ -130,7 +138,7 @@ with contextlib.suppress(ImportError):
 class Request:
     """The protocol-level parameters of one HTTP request."""
 
-    def __init__(self, params: dict[str, str], headers):
+    def __init__(self, params: dict[str, str], headers, max_session_timeout_s: float = MAX_SESSION_TIMEOUT_S):
         self.params = params
         self.database = params.get("database") or headers.get("X-ClickHouse-Database")
         self.default_format = (
@@ -142,11 +150,11 @@ class Request:
             timeout = float(params.get("session_timeout") or DEFAULT_SESSION_TIMEOUT_S)
         except ValueError:
             raise ClickHouseError(BAD_ARGUMENTS, "Invalid session timeout") from None
-        if not 0 <= timeout <= MAX_SESSION_TIMEOUT_S:
+        if not 0 <= timeout <= max_session_timeout_s:
             raise ClickHouseError(
-                BAD_ARGUMENTS,
+                INVALID_SESSION_TIMEOUT,
                 f"Session timeout {timeout} is larger than max_session_timeout "
-                f"({MAX_SESSION_TIMEOUT_S:.0f})",
+                f"({max_session_timeout_s:.0f}). (INVALID_SESSION_TIMEOUT)",
             )
         self.session_timeout = timeout
         self.query_id = params.get("query_id") or secrets.token_hex(16)
@@ -168,6 +176,42 @@ class Request:
             )
 
 
+class _TimedReader(io.RawIOBase):
+    """The connection's reads: cut off after ``idle_s`` without a byte, at ``deadline``, or, for INSERT
+    data, when it arrives slower than MIN_DATA_RATE on average after ``idle_s`` (a client that sends its
+    request a byte at a time, slow-loris, cannot hold a thread)."""
+
+    def __init__(self, sock: socket.socket, idle_s: float):
+        self.sock, self.idle_s = sock, idle_s
+        self.deadline: float | None = None
+        self._data_since: float | None = None
+        self._data_bytes = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def measure_rate(self, on: bool) -> None:
+        self._data_since, self._data_bytes = (time.monotonic() if on else None), 0
+
+    def readinto(self, buf) -> int:
+        timeout = self.idle_s
+        now = time.monotonic()
+        if self.deadline is not None:
+            timeout = min(timeout, self.deadline - now)
+            if timeout <= 0:
+                raise TimeoutError("the request was not received in time")
+        if self._data_since is not None and now - self._data_since > self.idle_s \
+                and self._data_bytes < MIN_DATA_RATE * (now - self._data_since):
+            raise TimeoutError("the request body arrives too slowly")
+        self.sock.settimeout(timeout)
+        try:
+            n = self.sock.recv_into(buf)
+            self._data_bytes += n
+            return n
+        finally:
+            self.sock.settimeout(self.idle_s)  # writes: a client that stops reading is cut off too
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # headers and body go out in separate small writes; with Nagle on, each waits for the
@@ -177,6 +221,18 @@ class Handler(BaseHTTPRequestHandler):
     server: LocalServer
 
     # -- plumbing -------------------------------------------------------------------------
+    def setup(self):
+        super().setup()
+        self.connection.settimeout(self.server.read_timeout_s)
+        self._reader = _TimedReader(self.connection, self.server.read_timeout_s)
+        self.rfile = io.BufferedReader(self._reader, 1 << 16)
+
+    def _deadline(self, on: bool) -> None:
+        """Bound the time to receive what follows (request head, query text); off for INSERT data,
+        which only has the idle timeout."""
+        self._reader.deadline = time.monotonic() + self.server.read_timeout_s if on else None
+        self._reader.measure_rate(not on)
+
     def log_message(self, fmt, *args):  # route access logs through logging, not stderr
         log.debug("%s " + fmt, self.address_string(), *args)
 
@@ -274,6 +330,7 @@ class Handler(BaseHTTPRequestHandler):
         """The standard library's, with ClickHouse's URI limit: clients put query parameters in
         the URL, so a large ``{ids:Array(String)}`` makes a long request line."""
         try:
+            self._deadline(True)  # request line and headers, from the end of the previous request
             self.raw_requestline = self.rfile.readline(MAX_URI_BYTES + 1)
             if len(self.raw_requestline) > MAX_URI_BYTES:
                 self.requestline, self.request_version, self.command = "", "", ""
@@ -284,6 +341,7 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if not self.parse_request():
                 return
+            self._deadline(True)  # the query text (INSERT data lifts it)
             method = getattr(self, "do_" + self.command, None)
             if method is None:
                 self.send_error(501, f"Unsupported method ({self.command!r})")
@@ -320,7 +378,7 @@ class Handler(BaseHTTPRequestHandler):
             try:
                 if self.command == "POST" and self.headers.get("Content-Type", "").startswith("multipart/form-data"):
                     params.update(self._form_fields())  # the body is consumed: the query is a field
-                req = Request(params, self.headers)
+                req = Request(params, self.headers, self.server.max_session_timeout_s)
                 query_id = req.query_id
                 stmt, data = self._read_statement(params.get("query"))
                 self._execute(req, stmt, data)
@@ -348,6 +406,7 @@ class Handler(BaseHTTPRequestHandler):
                     stmt = split_statement(bytes(buf), final=False)
                 except NeedMoreData:
                     continue
+                self._deadline(False)
                 return stmt, _chain([bytes(buf[stmt.data_offset:])], chunks)
             stmt = split_statement(bytes(buf), final=True)
         except StatementError as e:
@@ -362,7 +421,7 @@ class Handler(BaseHTTPRequestHandler):
         tenant = self._tenant(req)
         if tenant is not None:
             with engine.ephemeral() as conn:
-                self._prepare_tenant(conn, req, stmt, tenant)
+                stmt = self._prepare_tenant(conn, req, stmt, tenant)
                 self._run(conn, req, stmt, data)
             return
         if req.session_id:
@@ -371,6 +430,8 @@ class Handler(BaseHTTPRequestHandler):
             ctx = engine.ephemeral()
         with ctx as holder:
             conn = holder.connection if req.session_id else holder
+            if self.command != "POST":
+                _check_get_is_readonly(conn, req, stmt)
             restore = _prepare_context(conn, req, stmt, in_session=bool(req.session_id))
             try:
                 self._run(conn, req, stmt, data)
@@ -397,26 +458,31 @@ class Handler(BaseHTTPRequestHandler):
                                        "or there is no user with such name. (AUTHENTICATION_FAILED)")
         return tenant
 
-    def _prepare_tenant(self, conn, req: Request, stmt: Statement, tenant: tenancy.Tenant) -> None:
+    def _prepare_tenant(self, conn, req: Request, stmt: Statement, tenant: tenancy.Tenant) -> Statement:
         """A fresh context: the request's database and settings, the tenant's row filters, then
-        read-only, so nothing the query says can lift them."""
+        read-only, so nothing the query says can lift them. Returns the statement to run: the query as
+        ClickHouse's parser read it, once ``tenancy.authorize`` allowed it."""
         if (req.database or "").lower() in ("system", "information_schema"):
             raise ClickHouseError(497, f"{tenant.name}: Not enough privileges to use database "
                                        f"{req.database}. (ACCESS_DENIED)")
+        if stmt.has_inline_data:
+            raise ClickHouseError(READONLY, f"{tenant.name}: Cannot execute query in readonly mode. (READONLY)")
         try:
-            tables = tenancy.tenant_tables(lambda sql: _text(conn, sql))
-            if stmt.kind in STREAMABLE:
-                tenancy.check_ast(_text(conn, "EXPLAIN AST " + stmt.sql))
+            tenancy.check_settings(req.settings, lambda sql: _raw(conn, sql, {}))  # before they apply
+            auth = tenancy.authorize(lambda sql, params: _raw(conn, sql, params), stmt.sql, req.query_params,
+                                     req.database or "default")
         except tenancy.TenantError as e:
-            raise ClickHouseError(e.code, str(e)) from None
+            raise ClickHouseError(e.code, f"{tenant.name}: {e}") from None
         except Exception as e:
             raise ClickHouseError.from_chdb(e) from None
+        stmt = Statement(auth.sql, auth.kind, output_format=split_statement(auth.sql.encode(), True).output_format)
         _prepare_context(conn, req, stmt, in_session=False)
         try:
-            for sql in tenancy.context_sql(tables, tenant):
+            for sql in tenancy.context_sql(auth.tables, tenant):
                 _text(conn, sql)
         except Exception as e:
             raise ClickHouseError.from_chdb(e) from None
+        return stmt
 
     def _insert(self, conn, req: Request, stmt: Statement, data: Iterator[bytes]) -> None:
         start = time.perf_counter_ns()
@@ -554,6 +620,28 @@ def _text(conn, sql: str) -> str:
     return conn.query(sql, "TabSeparated").bytes().decode()
 
 
+def _raw(conn, sql: str, params: dict[str, str]) -> str:
+    return conn.query(sql, "TabSeparatedRaw", params=params).bytes().decode()
+
+
+def _check_get_is_readonly(conn, req: Request, stmt: Statement) -> None:
+    """ClickHouse runs a GET request with readonly = 2: reads, SET and USE, never a write (INTO OUTFILE
+    included: a top-level literal of the query's syntax tree)."""
+    kind = "InsertQuery"
+    if not stmt.has_inline_data:
+        try:
+            lines = _raw(conn, "EXPLAIN AST " + stmt.sql, req.query_params).split("\n")
+        except Exception as e:
+            raise ClickHouseError.from_chdb(e) from None
+        kind = lines[0].split(" ", 1)[0]
+        if kind in ("SelectWithUnionQuery", "Explain") and any(line.startswith(" Literal ") for line in lines):
+            kind = "INTO OUTFILE"
+    if not (kind in _READ_KINDS or kind.startswith(("Show", "Exists"))):
+        raise ClickHouseError(READONLY, "Cannot execute query in readonly mode. For queries over HTTP, method GET "
+                                        "implies readonly. You should use method POST for modifying queries. "
+                                        "(READONLY)")
+
+
 def _identifier(name: str) -> str:
     return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
@@ -566,8 +654,12 @@ class LocalServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, host: str, port: int, engine: Engine, tenants_file: str | None = None):
+    def __init__(self, host: str, port: int, engine: Engine, tenants_file: str | None = None,
+                 read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+                 max_session_timeout_s: float = MAX_SESSION_TIMEOUT_S):
         self.engine = engine
+        self.read_timeout_s = read_timeout_s
+        self.max_session_timeout_s = max_session_timeout_s
         self.tenants = tenancy.Registry(Path(tenants_file) if tenants_file else None)
         self._active = 0
         self._active_cv = threading.Condition()
@@ -612,13 +704,14 @@ def _lock_data_dir(data_path: Path):
 
 def serve(data_path: str, host: str = "127.0.0.1", port: int = 18123,
           state_file: str | None = None, drain_timeout_s: float = 30.0,
-          tenants_file: str | None = None) -> None:
+          tenants_file: str | None = None, read_timeout_s: float = DEFAULT_READ_TIMEOUT_S,
+          max_sessions: int = DEFAULT_MAX_SESSIONS, max_session_timeout_s: float = MAX_SESSION_TIMEOUT_S) -> None:
     """Run the server in the foreground until SIGTERM/SIGINT, then shut down cleanly."""
     lock = _lock_data_dir(Path(data_path))
     try:
-        engine = Engine(data_path)
+        engine = Engine(data_path, max_sessions=max_sessions)
         try:
-            httpd = LocalServer(host, port, engine, tenants_file)
+            httpd = LocalServer(host, port, engine, tenants_file, read_timeout_s, max_session_timeout_s)
         except OSError as e:
             engine.close()
             raise SystemExit(f"error: cannot listen on {host}:{port}: {e.strerror}") from None
@@ -672,11 +765,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=18123)
     parser.add_argument("--state-file")
     parser.add_argument("--tenants", help="tenant users file (tenancy.py); read again when it changes")
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT_S,
+                        help="seconds to receive a request's head and query text, and without a byte of INSERT data")
+    parser.add_argument("--max-sessions", type=int, default=DEFAULT_MAX_SESSIONS)
+    parser.add_argument("--max-session-timeout", type=float, default=MAX_SESSION_TIMEOUT_S)
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    serve(args.data, args.host, args.port, args.state_file, tenants_file=args.tenants)
+    serve(args.data, args.host, args.port, args.state_file, tenants_file=args.tenants, read_timeout_s=args.read_timeout,
+          max_sessions=args.max_sessions, max_session_timeout_s=args.max_session_timeout)
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ from dataclasses import dataclass
 
 _WORD = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*")
 _WS = b" \t\r\n\f\v"
+# the Unicode spaces and the BOM, which ClickHouse's lexer skips like ASCII whitespace (UTF-8)
+_UNICODE_WS = tuple(chr(c).encode() for c in (0x85, 0xA0, 0x1680, 0x180E, *range(0x2000, 0x200C), 0x2028, 0x2029,
+                                               0x202F, 0x205F, 0x3000, 0xFEFF))
 # Statements that produce a result set and can be streamed chunk by chunk.
 STREAMABLE = frozenset({"SELECT", "WITH", "(", "EXPLAIN", "DESCRIBE", "DESC"})
 
@@ -51,13 +54,21 @@ def _tokens(buf: bytes, final: bool):
                     raise NeedMoreData
                 return
             i = j + 1
-        elif buf.startswith(b"/*", i):
-            j = buf.find(b"*/", i + 2)
-            if j < 0:
-                if not final:
-                    raise NeedMoreData
-                raise StatementError("unterminated comment")
-            i = j + 2
+        elif buf.startswith(b"/*", i):  # nested comments nest, as in ClickHouse
+            j, nesting = i + 2, 1
+            while nesting:
+                close, opening = buf.find(b"*/", j), buf.find(b"/*", j)
+                if close < 0:
+                    if not final:
+                        raise NeedMoreData
+                    raise StatementError("unterminated comment")
+                if 0 <= opening < close:
+                    nesting, j = nesting + 1, opening + 2
+                else:
+                    nesting, j = nesting - 1, close + 2
+            i = j
+        elif c >= 0x80 and buf.startswith(_UNICODE_WS, i):
+            i += next(len(w) for w in _UNICODE_WS if buf.startswith(w, i))
         elif c in (0x27, 0x22, 0x60):  # ' " `
             j = i + 1
             while True:

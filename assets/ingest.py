@@ -13,6 +13,9 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_p
 
 INGEST_GROUP = "ingest"
 RECONCILES = "reconciles"
+# bronze and cost loads of one instance run one at a time when the instance limits this pool
+# (dagster.yaml `concurrency: pools: default_limit: 1`); a local lake also locks the commit itself
+LANDING_POOL = "landing_load"
 
 
 def _sum_dicts(dicts) -> dict[str, int]:
@@ -26,23 +29,37 @@ def _sum_dicts(dicts) -> dict[str, int]:
 def build_ingest_assets(hourly: dg.PartitionsDefinition, daily: dg.PartitionsDefinition) -> list:
     single_run = dg.BackfillPolicy.single_run()
 
-    @dg.asset(partitions_def=hourly, backfill_policy=single_run, group_name=INGEST_GROUP, kinds={"delta"})
+    @dg.asset(partitions_def=hourly, backfill_policy=single_run, group_name=INGEST_GROUP, kinds={"delta"},
+              pool=LANDING_POOL)
     def bronze_events(context: dg.AssetExecutionContext, lake: LakeResource,
                       landing: LandingResource) -> dg.MaterializeResult:
         """Raw SDK event lines (Delta `bronze/events`): one row per landed line with source file,
-        line number and load time. Each landing file is loaded once; replays add nothing."""
+        line number and load time. Each landing file is loaded once; replays add nothing. Objects
+        outside the layout and files over the size limit are one row each (quarantined by silver)."""
         start, end = hour_window(context)
         store, table = landing.get_store(), lake.get_lake()
+        listing = events.list_events(store)  # once per run, not once per chunk
         results = []
         for s, e in chunks(start, end):
-            results.append(events.load_bronze(table, store, events.event_files(store, s, e), s, e))
+            results.append(events.load_bronze(table, store, events.event_files(store, s, e, listing), s, e))
         lines = sum(r.lines for r in results)
         context.log.info("bronze %s..%s: %d lines from %d new files", start, end, lines,
                          sum(r.files_loaded for r in results))
+        changed = [k for r in results for k in r.changed_files]
         return dg.MaterializeResult(metadata={
             "files_loaded": sum(r.files_loaded for r in results),
             "files_already_loaded": sum(r.files_skipped for r in results),
             "lines": lines,
+            "lines_erased": sum(r.lines_erased for r in results),
+            "lines_too_long": sum(r.long_lines for r in results),
+            "bad_landing_keys": dg.MetadataValue.json(_sum_dicts(r.bad_keys for r in results)),
+            "files_changed": len(changed),
+            "files_changed_keys": dg.MetadataValue.json(changed[:50]),
+            "files_loaded_by_a_concurrent_run": sum(r.files_lost_race for r in results),
+            "files_reloaded_after_a_load_without_checksum": sum(len(r.legacy_reloaded) for r in results),
+            "files_vanished_since_listing": sum(r.files_vanished for r in results),
+            "files_changed_since_listing": sum(r.files_changed_since_listing for r in results),
+            "bronze_commits": sum(r.commits for r in results),
             "file_errors": dg.MetadataValue.json(_sum_dicts(r.file_errors for r in results)),
             "delta_version": lake.get_lake().version(events.BRONZE_EVENTS),
             "dagster/row_count": lines,
@@ -69,13 +86,14 @@ def build_ingest_assets(hourly: dg.PartitionsDefinition, daily: dg.PartitionsDef
                 "landed": landed, "loaded": loaded, "duplicates": dups, "quarantined": quarantined,
                 "quarantine_reasons": dg.MetadataValue.json(_sum_dicts(r.reasons for r in results)),
                 "reconciliation_by_hour": dg.MetadataValue.json(by_hour),
+                "doubled_bronze_lines": sum(r.doubled for r in results),
                 "dagster/row_count": loaded,
             },
             check_results=[dg.AssetCheckResult(
                 check_name=RECONCILES, passed=ok,
                 severity=dg.AssetCheckSeverity.ERROR,
                 metadata={"landed": landed, "accounted": loaded + dups + quarantined,
-                          "hours": len(by_hour)})],
+                          "doubled_bronze_lines": sum(r.doubled for r in results), "hours": len(by_hour)})],
         )
 
     @dg.asset(partitions_def=hourly, backfill_policy=single_run, group_name=INGEST_GROUP,
@@ -89,7 +107,8 @@ def build_ingest_assets(hourly: dg.PartitionsDefinition, daily: dg.PartitionsDef
         return dg.MaterializeResult(metadata={"rows": rows, "table": warehouse.EVENTS_TABLE,
                                               "dagster/row_count": rows})
 
-    @dg.asset(partitions_def=daily, backfill_policy=single_run, group_name=INGEST_GROUP, kinds={"delta"})
+    @dg.asset(partitions_def=daily, backfill_policy=single_run, group_name=INGEST_GROUP, kinds={"delta"},
+              pool=LANDING_POOL)
     def cost_reports(context: dg.AssetExecutionContext, lake: LakeResource,
                      landing: LandingResource) -> dg.MaterializeResult:
         """Ad-network cost: every pull kept (`bronze/cost_loads`), the latest pull per key
@@ -100,6 +119,11 @@ def build_ingest_assets(hourly: dg.PartitionsDefinition, daily: dg.PartitionsDef
             "files_loaded": r.files_loaded, "files_already_loaded": r.files_skipped,
             "rows_loaded": r.rows_loaded, "rows_quarantined": r.rows_quarantined,
             "quarantine_reasons": dg.MetadataValue.json(r.reasons), "current_rows": r.current_rows,
+            "bad_landing_keys": dg.MetadataValue.json(r.bad_keys), "files_loaded_by_a_concurrent_run": r.files_lost_race,
+            "files_changed": len(r.changed_keys), "files_changed_keys": dg.MetadataValue.json(r.changed_keys[:50]),
+            "files_reloaded_after_a_load_without_checksum": len(r.legacy_reloaded),
+            "files_vanished_since_listing": r.files_vanished,
+            "files_changed_since_listing": r.files_changed_since_listing,
         })
 
     @dg.asset(partitions_def=daily, backfill_policy=single_run, group_name=INGEST_GROUP,

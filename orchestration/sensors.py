@@ -7,7 +7,7 @@ import dagster as dg
 
 from orchestration.partitions import DAY_KEY, HOUR_KEY
 from orchestration.resources import LandingResource
-from unmogrowp.landing import LandingFile, is_cost_key, is_event_key
+from unmogrowp.landing import LandingFile
 
 
 def _is_new(f: LandingFile, modified: float, keys_at_mark: set[str]) -> bool:
@@ -40,8 +40,9 @@ def build_landing_sensor(events_job, cost_job, running: bool) -> dg.SensorDefini
         if not new:
             return dg.SkipReason(f"no landing files after {modified}")
         first_hour, first_date = _first_partition(context, events_job.name), _first_partition(context, cost_job.name)
-        hours = sorted({f.event_hour for f in new if is_event_key(f.key)})
-        dates = sorted({f.cost_date for f in new if is_cost_key(f.key)})
+        # every object under events/ or cost/ (bad keys too: ingestion quarantines them in that window)
+        hours = sorted({f.landing_hour for f in new if f.kind == "events"})
+        dates = sorted({f.landing_date for f in new if f.kind == "cost"})
         early_hours = [h for h in hours if first_hour is not None and h < first_hour]
         early_dates = [d for d in dates if first_date is not None and d < first_date.date()]
         top = max(f.modified for f in new)

@@ -121,3 +121,15 @@ def test_restatement_schedules_rerun_recent_ranges_as_one_run(tmp_path):
     early = marts.evaluate_tick(dg.build_schedule_context(
         scheduled_execution_time=datetime(2026, 9, 1, 3, 30, tzinfo=UTC)))
     assert not early.run_requests and early.skip_message
+
+
+def test_sensor_requests_the_window_a_bad_landing_key_is_quarantined_in(tmp_path):
+    """Objects outside the layout are not ignored: the sensor requests the window ingestion records them in."""
+    defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path)}))
+    store = LandingStore(str(tmp_path / "landing"))
+    write(store, "events/app_id=com.a/dt=2026-09-01/hr=24/b1.json.gz", 1000)  # hour out of range: hour 00
+    write(store, "events/app_id=com.a/dt=2026-09-01/hr=07/notes.txt", 1000)  # bad name: the hour it names
+    write(store, "cost/media_source=bad net/dt=2026-09-02/x.json.gz", 1000)  # bad network: the date it names
+    result, _ = evaluate(defs, str(store.path))
+    reqs = {(r.job_name, r.partition_key) for r in result.run_requests}
+    assert reqs == {(EVENTS_JOB, "2026-09-01-00:00"), (EVENTS_JOB, "2026-09-01-07:00"), (COST_JOB, "2026-09-02")}

@@ -50,7 +50,7 @@ def test_hostile_lines_are_loaded_verbatim_or_quarantined(tmp_path, own_clickhou
         json.dumps({**BASE, "event_id": uid(6), "event_ts": "2100-01-01T00:00:00.000Z"}),
         json.dumps({**BASE, "event_id": uid(7), "event_ts": "1970-01-01T00:00:00.000Z"}),
         json.dumps({**BASE, "event_id": uid(8)})[:-1] + ', "nested": ' + "[" * 5000 + "]" * 5000 + "}",
-        json.dumps({**BASE, "event_id": uid(9), "user_agent": "a" * (200 * 1024 * 1024)}),  # a 200 MB line
+        json.dumps({**BASE, "event_id": uid(9), "user_agent": "a" * (2 * 1024 * 1024)}),  # 2 MiB: over the line limit, under the 8 MiB ratio floor
         json.dumps({**BASE, "event_id": uid(10), "user_agent": "UA-INVALID-UTF8"}),
         json.dumps({**BASE, "event_id": uid(11), "event_ts": 99999999999999999999}),   # huge number
     ]
@@ -67,7 +67,7 @@ def test_hostile_lines_are_loaded_verbatim_or_quarantined(tmp_path, own_clickhou
     by_line = dict(zip(q["line_number"].to_pylist(), q["reason"].to_pylist()))
     assert by_line == {3: "malformed_json", 4: "malformed_json", 5: "out_of_range:revenue",
                        6: "event_ts_in_future", 7: "invalid_timestamp:event_ts", 8: "malformed_json",
-                       9: "too_long:user_agent", 10: "invalid_utf8", 11: "invalid_timestamp:event_ts"}
+                       9: "line_too_long", 10: "invalid_utf8", 11: "invalid_timestamp:event_ts"}
     assert sum(silver.reasons.values()) == len(lines) - 2
 
     client = own_clickhouse

@@ -123,3 +123,86 @@ def test_concurrent_writers_on_s3_lose_no_commit(s3):
     assert len(rows) == 41 and lake.version("t") == 40
     assert sorted((r["writer"], r["i"]) for r in rows if r["writer"] != "init") == sorted(
         (w, i) for w in ("backfill", "hourly") for i in range(20))
+
+
+def test_bad_keys_and_changed_objects_on_s3(s3):
+    """On S3 a bad key is quarantined like locally, and a rewritten object is told by its ETag."""
+    import gzip
+
+    from unmogrowp.landing import event_key
+
+    store = LandingStore("s3://lakehouse/changing/landing")
+    hour = datetime(2026, 9, 1, 5, tzinfo=UTC)
+    line = {"app_id": "com.x", "event_type": "session_start", "event_ts": "2026-09-01T05:10:00.000Z",
+            "received_ts": "2026-09-01T05:10:01.000Z", "platform": "ios"}
+    body = lambda n: gzip.compress("".join(json.dumps({**line, "event_id": f"{i:08d}-1234-4678-9234-567812345678"})  # noqa: E731
+                                           + "\n" for i in range(n)).encode())
+    key = event_key("com.x", hour, "b")
+    store.write_bytes(key, body(2))
+    for bad in ("events/app_id=com.x/dt=2026-09-01/hr=24/b.json.gz", "events/app_id=../dt=2026-09-01/hr=05/b.json.gz",
+                "events/app_id=com.x/dt=2026-09-01/hr=05/.hidden.json.gz", "events/app_id=com.x/dt=2026-09-01//b.json.gz"):
+        store.write_bytes(bad, body(1))
+    lake = Lake("s3://lakehouse/changing/lake")
+    start, end = hour.replace(hour=0), hour.replace(hour=0) + timedelta(days=1)
+    first = ev.load_bronze(lake, store, ev.event_files(store, start, end), start, end)
+    assert first.bad_keys == {"bad_landing_key:hour": 1, "bad_landing_key:app_id": 1, "bad_landing_key:hidden": 2}
+    assert first.lines == 2 + 4
+    store.write_bytes(key, body(3))  # the same key, a new ETag
+    second = ev.load_bronze(lake, store, ev.event_files(store, start, end), start, end)
+    assert (second.changed_files, second.lines, second.files_skipped) == ([key], 3, 4)
+    silver = ev.build_silver(lake, start, end)
+    assert silver.reconciles and silver.loaded == 3 and silver.duplicates == 2 and silver.quarantined == 4
+
+
+def test_an_object_gone_or_rewritten_between_listing_and_get_is_retried_next_run(s3):
+    """S3 raised NoSuchKey out of `read_bytes` and failed the whole window; now a deleted object is
+    `files_vanished_since_listing`, one whose ETag no longer matches the listing (GET with If-Match) is
+    `files_changed_since_listing`: neither is recorded, and the next run loads what is there."""
+    import gzip
+
+    from unmogrowp.ingest import cost as co
+    from unmogrowp.landing import cost_key, event_key
+
+    store = LandingStore("s3://lakehouse/racing/landing")
+    hour = datetime(2026, 9, 1, 5, tzinfo=UTC)
+    line = {"app_id": "com.x", "event_type": "session_start", "event_ts": "2026-09-01T05:10:00.000Z",
+            "received_ts": "2026-09-01T05:10:01.000Z", "platform": "ios"}
+    body = lambda first, n: gzip.compress("".join(  # noqa: E731
+        json.dumps({**line, "event_id": f"{i:08d}-1234-4678-9234-567812345678"}) + "\n"
+        for i in range(first, first + n)).encode())
+    gone, rewritten, kept = (event_key("com.x", hour, b) for b in ("gone", "rewritten", "kept"))
+    for key in (gone, rewritten, kept):
+        store.write_bytes(key, body(0 if key == gone else 10 if key == rewritten else 20, 2))
+    lake = Lake("s3://lakehouse/racing/lake")
+    start, end = hour, hour + timedelta(hours=1)
+    files = ev.event_files(store, start, end)
+    s3.delete_object(Bucket="lakehouse", Key=f"racing/landing/{gone}")
+    store.write_bytes(rewritten, body(10, 3))  # a new ETag since the listing
+    first = ev.load_bronze(lake, store, files, start, end)
+    assert (first.files_loaded, first.lines) == (1, 2)
+    assert (first.files_vanished, first.files_changed_since_listing) == (1, 1)
+    assert first.bad_keys == {}
+    store.write_bytes(gone, body(0, 2))
+    second = ev.load_bronze(lake, store, ev.event_files(store, start, end), start, end)
+    assert (second.files_loaded, second.lines, second.changed_files) == (2, 5, [])
+    assert second.files_skipped == 1
+    silver = ev.build_silver(lake, start, end)
+    assert silver.reconciles and silver.loaded == 7 and silver.quarantined == 0
+
+    day = date(2026, 9, 1)  # the same for cost reports
+    report = cost_key("net", day, datetime(2026, 9, 2, tzinfo=UTC))
+    row = {"date": "2026-09-01", "media_source": "net", "app_id": "com.x", "campaign_id": "c1",
+           "pulled_at": "2026-09-02T00:00:00Z", "currency": "USD", "spend": 1.5}
+    store.write_bytes(report, gzip.compress(json.dumps(row).encode() + b"\n"))
+    listed = co.cost_files(store, day, day)
+    s3.delete_object(Bucket="lakehouse", Key=f"racing/landing/{report}")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(co, "cost_files", lambda *a: listed)
+        r = co.load_cost(lake, store, day, day)
+        assert (r.files_loaded, r.files_vanished, r.bad_keys) == (0, 1, {})
+        store.write_bytes(report, gzip.compress(json.dumps({**row, "spend": 2.5}).encode() + b"\n"))
+        r = co.load_cost(lake, store, day, day)
+        assert (r.files_loaded, r.files_changed_since_listing) == (0, 1)
+    r = co.load_cost(lake, store, day, day)
+    assert (r.files_loaded, r.rows_loaded, r.changed_keys) == (1, 1, [])
+    assert lake.read(co.COST_CURRENT)["spend"].to_pylist() == [2.5]

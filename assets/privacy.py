@@ -1,7 +1,9 @@
-"""Privacy jobs: erasure (one op, configured with the identifiers and the requester) and the
-nightly retention limit on raw identifiers."""
+"""Privacy jobs: erasure (one op, configured with the request file `unmogrowp erase` writes: the
+identifiers never go into the run config, its logs or metadata) and the nightly retention limit on
+raw identifiers."""
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import dagster as dg
 
@@ -11,21 +13,25 @@ ERASURE_JOB = "erasure_job"
 
 
 class ErasureConfig(dg.Config):
-    identifiers: list[str]  # advertising ids, IDFVs, Android ids or user ids of one person
-    requested_by: str
+    # <home>/privacy/erasure_requests/<request id>.json (mode 0600): the person's identifiers and the
+    # requester; removed once the erasure is verified
+    request_file: str
 
 
 @dg.op(tags={"kind": "privacy"})
 def erase_subject(context: dg.OpExecutionContext, config: ErasureConfig, lake: LakeResource,
                   clickhouse: ClickHouseResource, feast: FeastResource) -> dg.Output:
     """Deletes the person's rows from every Delta table (then vacuums), every ClickHouse table and
-    the Feast online store, verifies nothing matches any more, and appends `audit/erasures`."""
-    from unmogrowp.privacy.erasure import erase
+    the Feast online store, lists their identifiers' keyed hashes so ingestion drops replays,
+    verifies nothing matches any more, and appends `audit/erasures`."""
+    from unmogrowp.privacy.erasure import erase, read_request
 
-    report = erase(lake.get_lake(), clickhouse.get_client(), feast.get_store(), config.identifiers,
-                   config.requested_by)
+    request = read_request(config.request_file)
+    report = erase(lake.get_lake(), clickhouse.get_client(), feast.get_store(), request.identifiers,
+                   request.requested_by, request_id=request.request_id, home=feast.home)
     if not report.verified:
         raise dg.Failure(f"erasure {report.request_id} left rows behind: {report.remaining}")
+    Path(config.request_file).unlink(missing_ok=True)
     return dg.Output(report.request_id, metadata={
         "request_id": report.request_id, "deleted": dg.MetadataValue.json(report.deleted),
         "rows_deleted": sum(report.deleted.values())})

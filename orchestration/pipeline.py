@@ -136,13 +136,20 @@ def format_summary(summary: RunSummary, start: datetime, end: datetime) -> str:
 
 def run_erasure(settings: Settings, identifiers: list[str], requested_by: str):
     """`unmogrowp erase`: the erasure job through the Dagster instance (so it is in the run history);
-    returns the report read back from the audit table."""
+    returns the report read back from the audit table. The identifiers are checked first
+    (NotAnIdentifier, nothing written) and handed to the run in a private request file, removed
+    when the run ends: the run storage holds its path, never an identifier."""
     from unmogrowp.lake import Lake
-    from unmogrowp.privacy.erasure import AUDIT_TABLE, ErasureReport
+    from unmogrowp.privacy.erasure import AUDIT_TABLE, ErasureReport, check_identifiers, write_request
 
-    with launcher_for(settings) as launcher:
-        result = launcher.wait(launcher.launch(ERASURE_JOB, run_config={"ops": {"erase_subject": {"config": {
-            "identifiers": identifiers, "requested_by": requested_by}}}}))
+    identifiers = check_identifiers(identifiers, settings.home)
+    request, path = write_request(settings.home, identifiers, requested_by)
+    try:
+        with launcher_for(settings) as launcher:
+            result = launcher.wait(launcher.launch(ERASURE_JOB, run_config={"ops": {"erase_subject": {"config": {
+                "request_file": str(path)}}}}, tags={"erasure_request": request.request_id}))
+    finally:
+        path.unlink(missing_ok=True)
     if not result.success:
         raise RuntimeError(next(iter(result.failures.values()), "erasure failed"))
     request_id = result.outputs["erase_subject"]["request_id"]

@@ -128,6 +128,16 @@ def _text(text: str) -> str:
     return text.strip()
 
 
+def _identifier(text: str) -> str:
+    """An erase id: a value that can identify one person (privacy.erasure.identifier_problem)."""
+    from unmogrowp.privacy.erasure import identifier_problem
+
+    problem = identifier_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an identifier: {problem}")
+    return text
+
+
 def _fmt_hour(t: datetime) -> str:
     return f"{t:%Y-%m-%dT%H:00}"
 
@@ -243,8 +253,12 @@ def _erase(args: argparse.Namespace) -> int:
     settings = _settings()
 
     from orchestration.pipeline import run_erasure
+    from unmogrowp.privacy.erasure import NotAnIdentifier
 
-    report = run_erasure(settings, args.id, args.requested_by)
+    try:
+        report = run_erasure(settings, args.id, args.requested_by)
+    except NotAnIdentifier as e:  # e.g. a network name of the user's config (checked before anything is written)
+        raise UsageError(f"argument --id: {e}") from e
     print(json.dumps({"request_id": report.request_id, "deleted": report.deleted, "remaining": report.remaining,
                       "verified": report.verified}, indent=2))
     return 0 if report.verified else 1
@@ -295,8 +309,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(func=_run)
 
     erase = command("erase", "erase a device or user everywhere (Delta, ClickHouse, Feast) and audit it")
-    erase.add_argument("--id", action="append", required=True, type=_text, metavar="ID",
-                       help="an advertising id, IDFV, Android id or user id (repeatable)")
+    erase.add_argument("--id", action="append", required=True, type=_identifier, metavar="ID",
+                       help="an advertising id, IDFV, Android id or user id, exactly as in the data (repeatable); "
+                            "refused: fewer than 8 characters, whitespace, one repeated character (the zeroed "
+                            "IDFA), a value of the data such as a platform, event type or network name")
     erase.add_argument("--requested-by", required=True, type=_text, metavar="WHO",
                        help="who asked (kept in the audit record)")
     erase.set_defaults(func=_erase)

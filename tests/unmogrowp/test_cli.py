@@ -40,6 +40,7 @@ def landing(tmp_path) -> Path:
 
 
 RUN = ["run", "--start", "2026-09-01T00", "--end", "2026-09-01T02"]
+ERASE = ["erase", "--requested-by", "dpo@example.com", "--id"]
 
 # (arguments, extra environment, words the error line must contain); {landing} is a landing root with events,
 # {history} one whose events start on 2017-03-01
@@ -108,7 +109,12 @@ CASES = {
                           ["--start 2026-09-07 is after --end 2026-09-01", "inclusive"]),
     "generate bad date": (["generate", "--start", "2026/09/01"], {}, ["argument --start", "expected YYYY-MM-DD"]),
     "generate bad config": (["generate", "--apps", "1"], {"LAKEHOUSE_ENV": "qa"}, ["LAKEHOUSE_ENV='qa'"]),
-    "erase empty id": (["erase", "--id", " ", "--requested-by", "dpo"], {}, ["argument --id", "non-empty"]),
+    "erase empty id": (["erase", "--id", " ", "--requested-by", "dpo"], {}, ["argument --id", "not an identifier"]),
+    # issue 15: --id ios deleted 8,686 bronze lines that merely held "ios"
+    "erase ios": (ERASE + ["ios"], {}, ["argument --id: 'ios' is not an identifier", "shorter than 8"]),
+    "erase zeroed idfa": (ERASE + ["00000000-0000-0000-0000-000000000000"], {}, ["one repeated character"]),
+    "erase a good and a bad id": (["erase", "--id", "3f2a9c1e-7b44-4d2e-9a51-0c6de2b8f7a1", "--id", "android",
+                                   "--requested-by", "dpo"], {}, ["'android' is not an identifier"]),
     "unknown command": (["frobnicate"], {}, ["unmogrowp: error:", "invalid choice"]),
 }
 
@@ -135,6 +141,18 @@ def test_bad_input_is_refused_in_one_line_before_anything_is_written(case, tmp_p
     for word in words:
         assert word in lines[0], lines[0]
     assert not home.exists()
+
+
+def test_erase_refuses_a_network_of_the_users_config_before_anything_is_written(tmp_path):
+    home = tmp_path / "home"
+    (home / "config").mkdir(parents=True)
+    (home / "config" / "network_priority.csv").write_text("media_source,priority\nmegaboost_ads,5\n")
+    p = subprocess.run([CLI, *ERASE, "megaboost_ads"], env=_env(home), cwd=tmp_path, capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert p.returncode == 2 and p.stdout == "", p.stderr
+    assert p.stderr.splitlines() == [("unmogrowp erase: error: argument --id: 'megaboost_ads' is not an identifier: "
+                                      "a value of the event data (a platform, event type, network, currency, ...)")]
+    assert sorted(p.name for p in home.iterdir()) == ["config"]
 
 
 @pytest.mark.parametrize("command", ["", "clickhouse", "generate", "run", "erase"])

@@ -2,43 +2,34 @@
 leaves everyone else intact, and writes an audit record without the identifier."""
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 
 import clickhouse_connect
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dagster import RunsFilter
 
 from ml import feature_store as fstore
-from tests.conftest import free_port
+from orchestration.jobs import ERASURE_JOB
+from orchestration.pipeline import dagster_home
 from unmogrowp import cli
-from unmogrowp.clickhouse import manager
-from unmogrowp.config import load_settings
 from unmogrowp.ingest.events import SILVER_EVENTS
 from unmogrowp.lake import Lake
-from unmogrowp.privacy import erasure
+from unmogrowp.privacy import erasure, erasure_list
 
 
 @pytest.fixture(scope="module")
-def lakehouse(generated, tmp_path_factory):
-    """The whole pipeline on the generated data, in a home of its own (the erasure changes it)."""
-    from orchestration.pipeline import run_pipeline
-
+def lakehouse(pipeline_run, generated):
+    """The session's pipeline run (the erasure changes it: one device fewer, for the tests after this one)
+    and the environment the command line reads it with."""
     out, _ = generated
-    home = tmp_path_factory.mktemp("erasure_home")
-    env = {"UNMOGROWP_HOME": str(home), "UNMOGROWP_CLICKHOUSE_PORT": str(free_port()),
-           "UNMOGROWP_LAKE_URI": (home / "lake").as_uri(),
+    settings = pipeline_run.settings
+    env = {"UNMOGROWP_HOME": str(settings.home), "UNMOGROWP_CLICKHOUSE_PORT": str(settings.clickhouse.port),
+           "UNMOGROWP_LAKE_URI": settings.lake_uri,
            "UNMOGROWP_FRAUD_LABELS": str(out / "answers" / "fraud_labels.parquet")}
-    settings = load_settings(env)
-    ltv = {"config": {"early_days": 1, "horizon_days": 2}}
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("DAGSTER_HOME", raising=False)
-        summary = run_pipeline(settings, datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 9, 9, tzinfo=UTC),
-                               landing_uri=str(out / "landing"), op_config={"ltv_model": ltv, "ltv_predictions": ltv})
-    assert summary.success, summary.failures
-    yield settings, env
-    manager.stop(settings.home)
+    assert pipeline_run.summary.success, pipeline_run.summary.failures
+    return settings, env
 
 
 def _files_containing(root: Path, needles: set[str]) -> list[str]:
@@ -101,11 +92,40 @@ def test_erase_a_device_everywhere(lakehouse, monkeypatch, capsys):
     assert lake.read(SILVER_EVENTS, columns=["event_id"]).num_rows == silver_before - deleted["delta:silver/events"]
     assert ch.command("SELECT count() FROM raw.events") == raw_before - deleted["clickhouse:raw.events"]
 
+    # no raw identifier left behind: ClickHouse's mutation log, any Delta log (commit predicates and
+    # file statistics, checkpoints too), the Dagster run storage (run config, event log, compute logs)
+    raw_ids = sorted(subject.identifiers)
+    mutations = " ".join(c for (c,) in ch.query("SELECT command FROM system.mutations").result_rows)
+    assert "_erasure_keys_" in mutations and not [i for i in raw_ids if i in mutations]
+    logs = [p for p in Path(lake.uri("")).rglob("_delta_log/*") if p.is_file()]
+    assert _files_holding(logs, raw_ids) == []
+    dagster = dagster_home(settings)
+    assert _files_holding([p for p in dagster.rglob("*") if p.is_file()], raw_ids) == []
+    from dagster import DagsterInstance
+
+    with DagsterInstance.from_config(str(dagster)) as instance:
+        runs = instance.get_runs(filters=RunsFilter(job_name=ERASURE_JOB))
+        assert len(runs) == 1 and list(runs[0].run_config["ops"]["erase_subject"]["config"]) == ["request_file"]
+    assert not list((settings.home / erasure.REQUESTS_DIR).iterdir())  # the request file is removed
+    assert len(erasure_list.load(lake)) >= len(raw_ids)
+
     # a second request for the same person finds nothing and is audited too
     assert cli.main(["erase", "--id", device_id, "--requested-by", "dpo@example.com"]) == 0
     again = lake.read(erasure.AUDIT_TABLE).to_pylist()
     assert len(again) == 2 and all(r["verified"] for r in again)
     assert json.loads(sorted(again, key=lambda r: r["requested_at"])[-1]["deleted"]) == {}
+
+
+def _files_holding(paths: list[Path], needles: list[str]) -> list[str]:
+    """The files whose bytes (or, for Parquet, values) hold a needle."""
+    found = []
+    for path in paths:
+        data = path.read_bytes()
+        if path.suffix == ".parquet":
+            data = json.dumps(pq.read_table(path).to_pylist(), default=str).encode()
+        if any(n.encode() in data for n in needles):
+            found.append(str(path))
+    return found
 
 
 def _online_keys(store, subject) -> set[str]:

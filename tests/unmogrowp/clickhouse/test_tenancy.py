@@ -5,35 +5,18 @@ import clickhouse_connect
 import pytest
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from tests.conftest import private_clickhouse
-from unmogrowp.clickhouse import manager, tenancy
+from tests.unmogrowp.clickhouse.tenants import two_tenant_server
+from unmogrowp.clickhouse import tenancy
 
-APPS = {"alice": "com.alpha", "bob": "com.bravo"}
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("tenancy")
-    state, admin = private_clickhouse(home)
-    for sql in [
-        "CREATE DATABASE marts",
-        "CREATE TABLE marts.fct_installs (install_id String, app_id String, media_source String) "
-        "ENGINE = MergeTree ORDER BY install_id",
-        "INSERT INTO marts.fct_installs SELECT concat('i', toString(number)), "
-        "if(number % 3 = 0, 'com.alpha', 'com.bravo'), 'net' FROM numbers(300)",
-        "CREATE TABLE marts.fct_cost (app_id String, cost Float64) ENGINE = MergeTree ORDER BY app_id",
-        "INSERT INTO marts.fct_cost VALUES ('com.alpha', 10), ('com.bravo', 32)",
+    with two_tenant_server(tmp_path_factory.mktemp("tenancy"), [
         "CREATE VIEW marts.v_installs_per_source AS SELECT app_id, media_source, count() AS installs "
         "FROM marts.fct_installs GROUP BY app_id, media_source",
-        "CREATE TABLE marts.fx_rates (currency String, rate Float64) ENGINE = MergeTree ORDER BY currency",
-        "INSERT INTO marts.fx_rates VALUES ('EUR', 1.1)",
-    ]:
-        admin.command(sql)
-    tenancy.write_tenants(tenancy.tenants_path(home), {
-        "alice": ("alice-pw", ["com.alpha"]), "bob": ("bob-pw", ["com.bravo"])})
-    yield state, admin, home
-    admin.close()
-    manager.stop(home)
+    ]) as server:
+        yield server
 
 
 def _client(state, user, password):

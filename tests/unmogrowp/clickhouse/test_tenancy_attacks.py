@@ -9,22 +9,14 @@ import clickhouse_connect
 import pytest
 import requests
 
-from tests.conftest import private_clickhouse
-from unmogrowp.clickhouse import manager, tenancy
+from tests.unmogrowp.clickhouse.tenants import two_tenant_server
+from unmogrowp.clickhouse import tenancy
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    home = tmp_path_factory.mktemp("attacks")
-    state, admin = private_clickhouse(home)
-    for sql in [
-        "CREATE DATABASE marts",
-        "CREATE TABLE marts.fct_installs (install_id String, app_id String, media_source String) "
-        "ENGINE = MergeTree ORDER BY install_id",
-        "INSERT INTO marts.fct_installs SELECT concat('i', toString(number)), "
-        "if(number % 3 = 0, 'com.alpha', 'com.bravo'), if(number % 3 = 0, 'alpha_net', 'bravo_net') FROM numbers(300)",
-        "CREATE TABLE marts.fct_cost (app_id String, cost Float64) ENGINE = MergeTree ORDER BY app_id",
-        "INSERT INTO marts.fct_cost VALUES ('com.alpha', 10), ('com.bravo', 32)",
+    # user-defined functions live outside the data directory's tables: dropped at the end
+    with two_tenant_server(tmp_path_factory.mktemp("attacks"), [
         "CREATE VIEW marts.v_total AS SELECT count() AS n FROM marts.fct_installs",
         "CREATE MATERIALIZED VIEW marts.mv_sources ENGINE = SummingMergeTree ORDER BY media_source POPULATE "
         "AS SELECT media_source, count() AS n FROM marts.fct_installs GROUP BY media_source",
@@ -40,8 +32,6 @@ def server(tmp_path_factory):
         "CREATE TABLE marts.j_installs (install_id String, app_id String) ENGINE = Join(ANY, LEFT, install_id)",
         "INSERT INTO marts.j_installs SELECT install_id, app_id FROM marts.fct_installs",
         "CREATE TABLE marts.m_installs AS marts.fct_installs ENGINE = Merge('marts', '^fct_installs$')",
-        "CREATE TABLE marts.fx_rates (currency String, rate Float64) ENGINE = MergeTree ORDER BY currency",
-        "INSERT INTO marts.fx_rates VALUES ('EUR', 1.1)",
         # a set index, a sampling key, two granules: alice's rows and bob's share each
         "CREATE TABLE marts.fct_events (app_id String, k String, v String, h UInt32, INDEX iv v TYPE set(100) "
         "GRANULARITY 1) ENGINE = MergeTree ORDER BY (k, h) SAMPLE BY h SETTINGS index_granularity = 2",
@@ -54,14 +44,8 @@ def server(tmp_path_factory):
         "CREATE VIEW marts.v_final AS SELECT * FROM marts.r_installs FINAL",
         "CREATE VIEW marts.v_prewhere AS SELECT install_id FROM marts.fct_installs PREWHERE install_id != ''",
         "CREATE FUNCTION readit AS (p) -> file(p)",
-    ]:
-        admin.command(sql)
-    tenancy.write_tenants(tenancy.tenants_path(home), {
-        "alice": ("alice-pw", ["com.alpha"]), "bob": ("bob-pw", ["com.bravo"])})
-    yield state, admin, home
-    admin.command("DROP FUNCTION readit")  # user-defined functions live outside the data directory's tables
-    admin.close()
-    manager.stop(home)
+    ], teardown_sql=["DROP FUNCTION readit"]) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

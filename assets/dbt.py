@@ -11,8 +11,8 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from pydantic import Field, field_validator
 
-from orchestration.partitions import hour_window
-from orchestration.resources import ClickHouseResource
+from assets.partitions import hour_window
+from assets.resources import ClickHouseResource
 
 WINDOW_FORMAT = "%Y-%m-%d %H:%M:%S"
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, time, timedelta
 import dagster as dg
 
 from ml.feature_repo import definitions_version
-from orchestration.partitions import date_window
-from orchestration.resources import FeastResource
+from assets.partitions import date_window
+from assets.resources import FeastResource
 
 FRAUD_ONLINE_VIEWS = ["device_fraud_features", "site_fraud_features"]
 CAMPAIGN_ONLINE_VIEWS = ["campaign_daily_kpis"]

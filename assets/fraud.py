@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow as pa
 
 from assets.outcomes import skipped, skipped_check
-from orchestration.partitions import date_window
-from orchestration.resources import ClickHouseResource, FeastResource, LakeResource, MlResource
+from assets.partitions import date_window
+from assets.resources import ClickHouseResource, FeastResource, LakeResource, MlResource
 from unmogrowp.fraud import features as ff
 from unmogrowp.fraud import pipeline
 from unmogrowp.fraud.rules import RuleSet

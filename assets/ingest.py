@@ -4,8 +4,8 @@ import warnings
 
 import dagster as dg
 
-from orchestration.partitions import chunks, date_window, hour_window
-from orchestration.resources import ClickHouseResource, LakeResource, LandingResource
+from assets.partitions import chunks, date_window, hour_window
+from assets.resources import ClickHouseResource, LakeResource, LandingResource
 from unmogrowp.ingest import cost, events, warehouse
 
 # single-run backfills are marked beta in Dagster 1.13; they are what makes a week of hours one run

@@ -4,7 +4,7 @@ import dagster as dg
 import pyarrow as pa
 
 from assets.outcomes import skipped
-from orchestration.resources import ClickHouseResource, FeastResource, MlResource
+from assets.resources import ClickHouseResource, FeastResource, MlResource
 from unmogrowp.model_tables import CH_LTV
 
 UPSTREAM = [dg.AssetKey(["marts", "attribution", "fct_installs"]), dg.AssetKey(["marts", "features", "fs_install_activity_daily"]),

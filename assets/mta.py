@@ -3,8 +3,8 @@
 import dagster as dg
 from pydantic import Field
 
-from orchestration.partitions import date_window
-from orchestration.resources import ClickHouseResource
+from assets.partitions import date_window
+from assets.resources import ClickHouseResource
 from unmogrowp.mta import MAX_ORDER, build_algorithmic_credits
 
 PATH_MODELS = [dg.AssetKey(["marts", "mta", "mta_conversion_paths"]),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.resources import ClickHouseResource, FeastResource, LakeResource
+from assets.resources import ClickHouseResource, FeastResource, LakeResource
 
 ERASURE_JOB = "erasure_job"
 

@@ -11,8 +11,8 @@ import dagster as dg
 import pandas as pd
 
 from assets.outcomes import skipped_check
-from orchestration.partitions import hour_window
-from orchestration.resources import ClickHouseResource, LakeResource
+from assets.partitions import hour_window
+from assets.resources import ClickHouseResource, LakeResource
 from unmogrowp import attribution_config
 from unmogrowp.fraud import features as ff
 from unmogrowp.ingest import cost, events

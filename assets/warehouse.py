@@ -5,7 +5,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.resources import ClickHouseResource
+from assets.resources import ClickHouseResource
 from unmogrowp import attribution_config
 
 WAREHOUSE_DATABASES = ("raw", "analytics")

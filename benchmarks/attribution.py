@@ -22,8 +22,8 @@ import clickhouse_connect
 import numpy as np
 import pandas as pd
 
-from orchestration.partitions import chunks
-from orchestration.resources import DBT_PROJECT_DIR, run_dbt_local
+from assets.partitions import chunks
+from assets.dbt_project import DBT_PROJECT_DIR, run_dbt_local
 from unmogrowp.clickhouse import manager
 from unmogrowp.generator.simulate import SimConfig
 from unmogrowp.generator.writer import generate

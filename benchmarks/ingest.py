@@ -14,7 +14,7 @@ from pathlib import Path
 
 import clickhouse_connect
 
-from orchestration.partitions import chunks
+from assets.partitions import chunks
 from unmogrowp.clickhouse import manager
 from unmogrowp.generator.simulate import SimConfig
 from unmogrowp.generator.writer import generate

@@ -4,13 +4,16 @@ import dagster as dg
 
 from assets import warehouse
 from assets.dbt import build_dbt_assets
+from assets.dbt_project import dbt_manifest
 from assets.feature_store import build_feature_store_assets
 from assets.fraud import build_fraud_assets
 from assets.ingest import build_ingest_assets
 from assets.ltv import build_ltv_assets
 from assets.mta import build_mta_assets
+from assets.partitions import daily_partitions, hourly_partitions
 from assets.privacy import build_retention, erasure_job
 from assets.quality import build_quality_checks
+from assets.resources import build_resources
 from orchestration.jobs import (
     ATTRIBUTION_JOB,
     COST_JOB,
@@ -23,8 +26,6 @@ from orchestration.jobs import (
     MODEL_TRAINING_JOB,
     REPORTING_JOB,
 )
-from orchestration.partitions import daily_partitions, hourly_partitions
-from orchestration.resources import build_resources, dbt_manifest
 from orchestration.schedules import build_restatement_schedule
 from orchestration.sensors import build_landing_sensor
 from unmogrowp.config import Settings, load_settings

@@ -12,7 +12,7 @@ from pathlib import Path
 from assets.outcomes import SKIPPED
 from orchestration.jobs import ERASURE_JOB, PIPELINE_JOBS
 from orchestration.launcher import CodeServer, Launcher, Progress, RunResult, ensure_instance
-from orchestration.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
+from assets.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import Settings, settings_environ, with_landing
 

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from orchestration.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
+from assets.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 
 
 def build_restatement_schedule(job, name: str, cron: str, days: int, hourly: bool, first: str) -> dg.ScheduleDefinition:

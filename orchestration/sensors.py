@@ -5,8 +5,8 @@ from datetime import datetime
 
 import dagster as dg
 
-from orchestration.partitions import DAY_KEY, HOUR_KEY
-from orchestration.resources import LandingResource
+from assets.partitions import DAY_KEY, HOUR_KEY
+from assets.resources import LandingResource
 from unmogrowp.landing import LandingFile
 
 

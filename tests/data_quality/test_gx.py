@@ -8,7 +8,7 @@ import pytest
 
 from assets.quality import GxCheck, gx_asset_check
 from data_quality import runner, suites
-from orchestration.resources import ClickHouseResource, LakeResource
+from assets.resources import ClickHouseResource, LakeResource
 from unmogrowp.contracts.events import EVENT_CONTRACT
 from unmogrowp.ingest.events import LINEAGE
 

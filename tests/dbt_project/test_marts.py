@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pyarrow.parquet as pq
 
-from orchestration.resources import run_dbt_local
+from assets.dbt_project import run_dbt_local
 from unmogrowp import marts
 
 

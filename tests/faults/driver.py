@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import clickhouse_connect
 
-from orchestration.partitions import chunks
+from assets.partitions import chunks
 from unmogrowp.ingest import events, warehouse
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.resources import DBT_EXECUTABLE, DBT_PROJECT_DIR
+from assets.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR
 from tests.conftest import REPO, private_clickhouse
 from tests.faults.driver import END, START, ingest
 from unmogrowp.clickhouse import manager

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from ml import feature_store as fstore
-from orchestration.resources import DBT_PROJECT_DIR
+from assets.dbt_project import DBT_PROJECT_DIR
 from unmogrowp.fraud import features as ff
 from unmogrowp import redis_local
 from unmogrowp.lake import Lake

@@ -117,7 +117,7 @@ class FakeClient:
 def test_assets_report_skipped_and_the_run_succeeds(tmp_path, monkeypatch):
     from assets.ltv import build_ltv_assets
     from assets.outcomes import SKIPPED
-    from orchestration.resources import ClickHouseResource, FeastResource, MlResource
+    from assets.resources import ClickHouseResource, FeastResource, MlResource
 
     client = FakeClient()
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.definitions import build_definitions
-from orchestration.resources import ClickHouseResource
+from assets.resources import ClickHouseResource
 from tests.conftest import REPO
 from unmogrowp.config import load_settings
 

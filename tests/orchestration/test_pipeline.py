@@ -4,7 +4,7 @@ import os
 from dataclasses import replace
 
 from data_quality import runner
-from orchestration.partitions import RANGE_END, RANGE_START
+from assets.partitions import RANGE_END, RANGE_START
 from orchestration.pipeline import format_summary, run_pipeline
 
 MARTS = ("marts.fct_installs", "marts.fct_cohort_retention", "marts.fct_cohort_kpis", "marts.fct_touch_credits")

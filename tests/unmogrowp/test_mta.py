@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from assets import mta as mta_assets
-from orchestration.resources import ClickHouseResource
+from assets.resources import ClickHouseResource
 from unmogrowp.mta import (CONVERSION, NULL, START, build_algorithmic_credits, channel_totals, fit_app, ipf_shares,
                            markov_removal_effects, markov_states, markov_transitions, shapley_shares, shapley_values)
 

@@ -95,7 +95,7 @@ def test_port_taken_by_another_process_is_a_clear_error(tmp_path):
 def test_cli_start_status_stop(tmp_path):
     env = {"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_CLICKHOUSE_PORT": str(free_port()),
            "PATH": "/usr/bin:/bin"}
-    cli = [sys.executable, "-m", "unmogrowp.cli", "clickhouse"]
+    cli = [sys.executable, "-m", "orchestration.cli", "clickhouse"]
 
     def run(action):
         return subprocess.run([*cli, action], env=env, capture_output=True, text=True, cwd=REPO, timeout=120)

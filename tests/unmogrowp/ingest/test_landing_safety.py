@@ -354,8 +354,8 @@ def test_bronze_events_asset_reports_bad_keys_instead_of_failing(tmp_path):
     import dagster as dg
 
     from assets.ingest import build_ingest_assets
-    from orchestration.partitions import daily_partitions, hourly_partitions
-    from orchestration.resources import LakeResource, LandingResource
+    from assets.partitions import daily_partitions, hourly_partitions
+    from assets.resources import LakeResource, LandingResource
     from unmogrowp.config import load_settings
 
     store = LandingStore(str(tmp_path / "landing"))
@@ -377,7 +377,7 @@ def test_bronze_events_asset_reports_bad_keys_instead_of_failing(tmp_path):
 
 def test_the_ingest_assets_hold_the_landing_pool():
     from assets.ingest import LANDING_POOL, build_ingest_assets
-    from orchestration.partitions import daily_partitions, hourly_partitions
+    from assets.partitions import daily_partitions, hourly_partitions
     from unmogrowp.config import load_settings
 
     settings = load_settings({"UNMOGROWP_HOME": "/tmp/none", "UNMOGROWP_PARTITIONS_START": "2026-09-01"})
@@ -638,8 +638,8 @@ def test_a_multi_day_bronze_run_lists_the_landing_zone_once(tmp_path, monkeypatc
     import dagster as dg
 
     from assets.ingest import build_ingest_assets
-    from orchestration.partitions import daily_partitions, hourly_partitions
-    from orchestration.resources import LakeResource, LandingResource
+    from assets.partitions import daily_partitions, hourly_partitions
+    from assets.resources import LakeResource, LandingResource
     from unmogrowp.config import load_settings
 
     store = LandingStore(str(tmp_path / "landing"))

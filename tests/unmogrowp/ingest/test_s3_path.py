@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.definitions import EVENTS_JOB, build_definitions
-from orchestration.resources import LandingResource
+from assets.resources import LandingResource
 from tests.conftest import free_port
 from unmogrowp.config import load_settings
 from unmogrowp.generator.simulate import SimConfig

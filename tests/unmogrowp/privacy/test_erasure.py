@@ -13,7 +13,7 @@ from dagster import RunsFilter
 from ml import feature_store as fstore
 from orchestration.jobs import ERASURE_JOB
 from orchestration.pipeline import dagster_home
-from unmogrowp import cli
+from orchestration import cli
 from unmogrowp.ingest.events import SILVER_EVENTS
 from unmogrowp.lake import Lake
 from unmogrowp.privacy import erasure, erasure_list

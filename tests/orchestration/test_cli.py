@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from unmogrowp.cli import _hour, _validate_run, build_parser
+from orchestration.cli import _hour, _validate_run, build_parser
 from unmogrowp.config import load_settings, settings_environ
 
 CLI = str(Path(sys.executable).with_name("unmogrowp"))
@@ -179,7 +179,7 @@ def test_a_good_run_passes_validation_without_loading_dagster(tmp_path, landing)
                                       "2026-09-01-05:00"])
     _validate_run(args, load_settings({"UNMOGROWP_HOME": str(tmp_path / "home")}))
     assert args.end == datetime(2026, 9, 1, 5, tzinfo=UTC)  # no silent change
-    code = ("import sys; from unmogrowp.cli import build_parser, _validate_run; from unmogrowp.config import "
+    code = ("import sys; from orchestration.cli import build_parser, _validate_run; from unmogrowp.config import "
             f"load_settings; _validate_run(build_parser().parse_args(['run', '--landing', {str(landing)!r}, "
             "'--start', '2026-09-01', '--end', '2026-09-02']), load_settings()); "
             "assert not {'dagster', 'orchestration'} & set(sys.modules), 'validation imported dagster'")
@@ -221,7 +221,7 @@ def test_run_gives_the_as_of_to_the_jobs_that_judge_cohort_maturity(tmp_path, la
     from orchestration.definitions import build_definitions
     from orchestration.jobs import DAILY_MARTS_JOB, LTV_FEATURES_JOB, PIPELINE_JOBS
     from orchestration.launcher import RunResult
-    from unmogrowp.cli import main
+    from orchestration.cli import main
 
     defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path / "defs")}))
     launched: dict[str, dict] = {}

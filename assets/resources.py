@@ -1,17 +1,13 @@
 """Dagster resources, named after the systems they wrap."""
 
 
-import fcntl
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import clickhouse_connect
 import dagster as dg
 from clickhouse_connect.driver.client import Client
-from dagster_dbt import DbtCliResource
 
+from assets.dbt_project import dbt_resource
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import Settings
 from unmogrowp.lake import Lake
@@ -64,13 +60,6 @@ class LandingResource(dg.ConfigurableResource):
         return LandingStore(self.root_uri)
 
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parent.parent / "dbt_project"
-_DBT_SOURCES = {".sql", ".yml", ".yaml", ".csv", ".md"}
-
-
-DBT_EXECUTABLE = Path(sys.executable).parent / "dbt"
-
-
 class MlResource(dg.ConfigurableResource):
     """Spark, MLflow and training labels. ``home`` holds the local MLflow store unless a tracking
     URI is set (production); ``SPARK_REMOTE``/``UNMOGROWP_SPARK_MASTER`` choose the Spark cluster."""
@@ -118,33 +107,6 @@ class FeastResource(dg.ConfigurableResource):
         from ml.feature_store import get_store
 
         return get_store(self.target())
-
-
-def dbt_resource(target: str) -> DbtCliResource:
-    return DbtCliResource(project_dir=str(DBT_PROJECT_DIR), profiles_dir=str(DBT_PROJECT_DIR),
-                          target=target, dbt_executable=str(DBT_EXECUTABLE))
-
-
-def run_dbt_local(port: int, *args: str) -> subprocess.CompletedProcess:
-    """The dbt CLI against the local ClickHouse server on ``port`` (tests, benchmarks)."""
-    env = {**os.environ, "UNMOGROWP_CLICKHOUSE_PORT": str(port), "LAKEHOUSE_ENV": "local"}
-    return subprocess.run([str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR),
-                           "--profiles-dir", str(DBT_PROJECT_DIR)], env=env, capture_output=True, text=True)
-
-
-def dbt_manifest() -> Path:
-    """The dbt manifest, parsed again when any project file is newer (one process at a time)."""
-    target = DBT_PROJECT_DIR / "target"
-    manifest = target / "manifest.json"
-    target.mkdir(exist_ok=True)
-    with open(target / ".parse.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        newest = max(p.stat().st_mtime for p in DBT_PROJECT_DIR.rglob("*")
-                     if p.suffix in _DBT_SOURCES and "target" not in p.parts and "logs" not in p.parts)
-        if not manifest.exists() or manifest.stat().st_mtime < newest:
-            # parsing needs no connection: the local target always renders, whatever env is set
-            dbt_resource("local").cli(["parse", "--quiet"], target_path=target).wait()
-    return manifest
 
 
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:

@@ -8,8 +8,14 @@ import time
 from datetime import UTC, date, datetime
 
 from unmogrowp.clickhouse import manager
-from unmogrowp.config import (PARTITIONS_START_ENV, ConfigError, Settings, first_landing_date, load_settings,
-                              with_landing)
+from unmogrowp.config import (
+    PARTITIONS_START_ENV,
+    ConfigError,
+    Settings,
+    first_landing_date,
+    load_settings,
+    with_landing,
+)
 
 HOUR_FORMATS = "YYYY-MM-DD, YYYY-MM-DDTHH, YYYY-MM-DDTHH:00 or Dagster's YYYY-MM-DD-HH:00, UTC"
 

@@ -80,7 +80,7 @@ def main() -> None:
             client.command(f"DROP TABLE IF EXISTS d{i}")
             client.command(DDL.format(t=f"d{i}"))
             results.setdefault("insert df server", []).append(
-                timed(lambda i=i: client.insert_df(f"d{i}", df)))
+                timed(lambda i=i, df=df: client.insert_df(f"d{i}", df)))
         assert client.command("SELECT count() FROM t0") == n
         # round trip of a tiny query on a keep-alive connection (what dbt and Feast mostly send)
         trips = []

@@ -8,7 +8,6 @@ against the catalog, then ``additional_table_filters``); medians and the tenant/
 
 import argparse
 import shutil
-import socket
 import statistics
 import tempfile
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 import clickhouse_connect
 
 from unmogrowp.clickhouse import manager, tenancy
+from unmogrowp.net import free_port
 
 QUERIES = {
     "count": ("SELECT count() FROM marts.fct_installs WHERE app_id = 'app_3'",
@@ -26,12 +26,6 @@ QUERIES = {
     "point lookup": ("SELECT * FROM marts.fct_installs WHERE app_id = 'app_3' AND install_id = 'i123'",
                      "SELECT * FROM marts.fct_installs WHERE install_id = 'i123'"),
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def median_ms(client, sql: str, repeat: int) -> float:

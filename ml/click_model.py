@@ -22,7 +22,6 @@ from ml import evaluation, tracking
 
 MODEL_NAME = "click_quality"
 EXPERIMENT = "click_quality"
-TD_COLUMNS = ("ip", "app", "device", "os", "channel", "click_time", "is_attributed")
 COUNT_GROUPS = (("ip",), ("ip", "app"), ("ip", "app", "os"), ("ip", "device"), ("app", "channel"))
 UNIQUE = (("ip", "channel"), ("ip", "app"), ("ip", "device"), ("app", "channel"))
 GAP_GROUPS = (("ip", "app", "device", "os"), ("ip", "os", "device"), ("ip", "app", "device", "os", "channel"))
@@ -61,11 +60,13 @@ def features(df):
     from pyspark.sql import functions as F
 
     t = F.unix_millis("click_time")
-    out = df.withColumn("t_ms", t).withColumn("hour", F.hour("click_time")).withColumn("click_id_", F.monotonically_increasing_id())
+    out = (df.withColumn("t_ms", t).withColumn("hour", F.hour("click_time"))
+           .withColumn("click_id_", F.monotonically_increasing_id()))
     for g in COUNT_GROUPS:
         out = out.withColumn("cnt_" + "_".join(g), F.count("*").over(Window.partitionBy(*g)))
     for *g, target in UNIQUE:
-        out = out.withColumn(f"nuniq_{'_'.join(g)}_{target}", F.size(F.collect_set(target).over(Window.partitionBy(*g))))
+        out = out.withColumn(f"nuniq_{'_'.join(g)}_{target}",
+                             F.size(F.collect_set(target).over(Window.partitionBy(*g))))
     for g in GAP_GROUPS:
         w = Window.partitionBy(*g).orderBy("t_ms", "click_id_")
         name = "_".join(g)
@@ -115,7 +116,7 @@ def train(frame: pd.DataFrame, test_share: float = 0.3, neg_per_pos: float = 1.0
         mlflow.log_params({"source": source, "test_share": test_share, "neg_per_pos": neg_per_pos, "seed": seed})
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_dict({"features": cols}, "features.json")
-        importance = dict(zip(cols, model.booster_.feature_importance("gain").tolist()))
+        importance = dict(zip(cols, model.booster_.feature_importance("gain").tolist(), strict=True))
         figs = evaluation.figures(test_df["is_attributed"].to_numpy(), score, importance)
         for name, fig in figs.items():
             mlflow.log_figure(fig, f"plots/{name}")

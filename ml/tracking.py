@@ -84,11 +84,6 @@ def gate(name: str, candidate_version: str, candidate_score: float, champion_sco
     return GateResult(better, str(candidate_version), float(candidate_score), current, champ_score)
 
 
-def load_champion(name: str):
-    """The champion as a pyfunc model (what batch scoring uses)."""
-    return mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
-
-
 def load_champion_sklearn(name: str):
     """The champion in its native (scikit-learn API) flavour, for scores plus explanations."""
     return mlflow.sklearn.load_model(f"models:/{name}@{CHAMPION}")

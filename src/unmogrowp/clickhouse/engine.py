@@ -23,7 +23,6 @@ _CODE = re.compile(r"Code: (\d+)\. ")
 BAD_ARGUMENTS = 36
 NOT_IMPLEMENTED = 48
 SYNTAX_ERROR = 62
-UNKNOWN_FORMAT = 73
 SESSION_NOT_FOUND = 372
 SESSION_IS_LOCKED = 373
 USER_SESSION_LIMIT_EXCEEDED = 700
@@ -53,6 +52,17 @@ class ClickHouseError(Exception):
         if self.message.startswith("Code: "):
             return self.message
         return f"Code: {self.code}. DB::Exception: {self.message}"
+
+
+@contextlib.contextmanager
+def chdb_errors() -> Iterator[None]:
+    """Raise an error of chDB's as the ClickHouseError its message carries."""
+    try:
+        yield
+    except ClickHouseError:
+        raise
+    except Exception as e:  # chDB raises ChdbError, RuntimeError, ValueError...
+        raise ClickHouseError.from_chdb(e) from None
 
 
 @dataclass
@@ -134,10 +144,6 @@ class Engine:
             sess.connection.close()
             sess.lock.release()
         return len(expired)
-
-    @property
-    def session_count(self) -> int:
-        return len(self._sessions)
 
     def close(self) -> None:
         """Close every session and the engine; chDB flushes its data directory on close."""

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from unmogrowp.clickhouse import tenancy
-from unmogrowp.clickhouse.server import SERVER_NAME, port_is_free
+from unmogrowp.clickhouse.protocol import SERVER_NAME
+from unmogrowp.net import port_is_free
 
 
 class ServerError(RuntimeError):

@@ -40,6 +40,11 @@ class Statement:
         return self.insert_format is not None
 
 
+def sql_str(value: str) -> str:
+    """``value`` as a ClickHouse string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _tokens(buf: bytes, final: bool):
     """Yield (kind, start, end, depth) for words and brackets at any depth; skip the rest."""
     i, n, depth = 0, len(buf), 0

@@ -38,7 +38,7 @@ from pathlib import Path
 
 import yaml
 
-from unmogrowp.clickhouse.statement import StatementError, _tokens
+from unmogrowp.clickhouse.statement import StatementError, _tokens, sql_str
 
 APP_COLUMN = "app_id"
 READONLY = 164
@@ -198,17 +198,13 @@ class Registry:
         return self._tenants.get(user)
 
 
-def sql_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def app_filter(app_ids: tuple[str, ...]) -> str:
-    return f"{APP_COLUMN} IN ({', '.join(sql_string(a) for a in app_ids)})" if app_ids else "0"
+    return f"{APP_COLUMN} IN ({', '.join(sql_str(a) for a in app_ids)})" if app_ids else "0"
 
 
 def tenant_tables(query) -> list[str]:
     """``db.table`` of every table and view with an ``app_id`` column; ``query(sql)`` returns TSV."""
-    rows = query(f"SELECT database, table FROM system.columns WHERE name = {sql_string(APP_COLUMN)} "
+    rows = query(f"SELECT database, table FROM system.columns WHERE name = {sql_str(APP_COLUMN)} "
                  f"AND database NOT IN {_SYSTEM_DATABASES} ORDER BY database, table")
     return [".".join(line.split("\t")) for line in rows.splitlines() if line]
 
@@ -221,8 +217,8 @@ def context_sql(tables: list[str], tenant: Tenant) -> list[str]:
     size (``WHERE throwIf(cost = 32)`` raised on another tenant's row); kept in WHERE, the filter's step
     runs first and its ``AND`` evaluates them only on the tenant's rows. Skip indexes are off: a set
     index evaluates the WHERE condition on the values of every tenant's rows in a granule."""
-    condition = sql_string(app_filter(tenant.app_ids))
-    filters = ", ".join(f"{sql_string(t)}: {condition}" for t in tables)
+    condition = sql_str(app_filter(tenant.app_ids))
+    filters = ", ".join(f"{sql_str(t)}: {condition}" for t in tables)
     return [f"SET additional_table_filters = {{{filters}}}, optimize_move_to_prewhere = 0, "
             "optimize_move_to_prewhere_if_final = 0, use_skip_indexes = 0, readonly = 1"]
 
@@ -337,7 +333,7 @@ def catalog(query) -> tuple[dict[tuple[str, str], TableInfo], dict[str, str]]:
     rows = [json.loads(line) for line in query(
         "SELECT 't', database, name, engine, as_select, target_database, target_table FROM system.tables "
         f"WHERE database NOT IN {_SYSTEM_DATABASES} UNION ALL SELECT 'c', database, table, '', '', '', '' "
-        f"FROM system.columns WHERE name = {sql_string(APP_COLUMN)} AND database NOT IN {_SYSTEM_DATABASES} "
+        f"FROM system.columns WHERE name = {sql_str(APP_COLUMN)} AND database NOT IN {_SYSTEM_DATABASES} "
         "UNION ALL SELECT 'd', name, '', engine, '', '', '' FROM system.databases FORMAT JSONCompactEachRow"
     ).splitlines() if line]
     with_app = {(r[1], r[2]) for r in rows if r[0] == "c"}
@@ -361,7 +357,7 @@ def authorize(query, sql: str, params: dict[str, str], database: str) -> Authori
     text = normalize(sql)
     if "\x00" in text:
         raise _denied("a NUL byte in the query")
-    canonical = query(f"SELECT formatQuerySingleLine({sql_string(text)})", {}).rstrip("\n")
+    canonical = query(f"SELECT formatQuerySingleLine({sql_str(text)})", {}).rstrip("\n")
     _check_tokens(canonical)
     for name in _IDENTIFIER_PARAMETER.findall(canonical):  # one name, even with a dot: "a.b" is no db.table
         if not _PLAIN_NAME.match(params.get(name, "")):
@@ -431,7 +427,7 @@ def _check_user_defined(query, names: set[str]) -> None:
     anything); asked only for names that are not the engine's own (aggregate combinators like
     ``countIf``, other spellings of case-insensitive functions, unknown names)."""
     rows = query("SELECT name FROM system.functions WHERE origin != 'System' AND name IN ("
-                 + ", ".join(sql_string(n) for n in sorted(names)) + ")", {}).split("\n")
+                 + ", ".join(sql_str(n) for n in sorted(names)) + ")", {}).split("\n")
     found = sorted(n for n in rows if n)
     if found:
         raise _denied(f"the user-defined function {found[0]}()")
@@ -583,7 +579,7 @@ def check_settings(settings: dict[str, str], query=None) -> None:
     if query is None:
         raise TenantError(READONLY, f"Cannot modify '{limits[0]}' setting in readonly mode. (READONLY)")
     rows = query("SELECT name, value FROM system.settings WHERE name IN ("
-                 + ", ".join(sql_string(n) for n in limits) + ") FORMAT TabSeparatedRaw")
+                 + ", ".join(sql_str(n) for n in limits) + ") FORMAT TabSeparatedRaw")
     defaults = dict(line.split("\t", 1) for line in rows.splitlines() if line)
     for name in limits:
         default, value = _limit(defaults.get(name, "")), _limit(settings[name])

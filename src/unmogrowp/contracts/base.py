@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from unmogrowp.clickhouse.statement import sql_str
+
 ALL = "*"
 ISO_TS_REGEX = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$"
 DATE_REGEX = r"^\d{4}-\d{2}-\d{2}$"
@@ -37,10 +39,6 @@ _KINDS: dict[str, tuple[str, str, pa.DataType]] = {
     "int": ("Nullable(Int64)", "{v}", pa.int64()),
     "bool": ("Nullable(Bool)", "{v}", pa.bool_()),
 }
-
-
-def sql_str(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def sql_array(values) -> str:

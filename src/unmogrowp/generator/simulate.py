@@ -6,7 +6,7 @@ events) takes seconds. Strings (ids, timestamps, JSON) are produced later by the
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import numpy as np
@@ -69,16 +69,6 @@ class SimConfig:
     duplicate_share: float = 0.005
     activity_days_after: int = 0  # users keep playing this many days after the last install day
     with_activity: bool = True  # False: ad traffic and installs only (attribution benchmarks)
-
-
-@dataclass
-class Columns:
-    """Event columns, one entry per event; -1 / NaN mean "absent"."""
-
-    data: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(next(iter(self.data.values()))) if self.data else 0
 
 
 COLUMNS = {  # name -> (dtype, absent value)

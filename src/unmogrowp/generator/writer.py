@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from unmogrowp.contracts.base import sql_str
+from unmogrowp.clickhouse.statement import sql_str
 from unmogrowp.generator import simulate as sim
 from unmogrowp.landing import LandingStore, cost_key, decode_ndjson_gz, event_key
 
@@ -84,7 +84,8 @@ def render_sql(app_id: str, app_index: int) -> str:
         "platform": _pick(sim.PLATFORMS, "platform"),
         "device_id": f"multiIf(device = {sim.DEVICE_ZEROED}, {sql_str(ZERO_UUID)}, device < 0, NULL, {device_uuid})",
         "idfv": f"if(platform = 0 AND {app_event} AND user >= 0, upper({key_uuid}), NULL)",
-        "android_id": f"if(platform = 1 AND {app_event} AND user >= 0, substring(replaceAll({key_uuid}, '-', ''), 1, 16), NULL)",
+        "android_id": f"if(platform = 1 AND {app_event} AND user >= 0, "
+                      f"substring(replaceAll({key_uuid}, '-', ''), 1, 16), NULL)",
         "ip": "if(ip = 0, NULL, IPv4NumToString(ip))",
         "user_agent": f"if({touch_types} OR event_type = 2, {_pick(sim.USER_AGENTS, 'ua')}, NULL)",
         "country": _pick(sim.COUNTRIES, "country"),
@@ -118,14 +119,16 @@ def render_sql(app_id: str, app_index: int) -> str:
             f"UUIDNumToString(toFixedString(concat(reinterpretAsFixedString(event_hi), "
             f"reinterpretAsFixedString(event_lo)), 16)) AS event_id, "
             f"{et} AS event_type, if(touch < 0, NULL, concat('t{app_index}_', toString(touch))) AS touch_id, "
-            f"fraud, truth_kind, if(truth_touch < 0, NULL, concat('t{app_index}_', toString(truth_touch))) AS truth_touch_id, "
+            f"fraud, truth_kind, "
+            f"if(truth_touch < 0, NULL, concat('t{app_index}_', toString(truth_touch))) AS truth_touch_id, "
             f"toUnixTimestamp(toStartOfHour(fromUnixTimestamp64Milli(received_ts, 'UTC'))) AS landing_hour, "
             f"is_duplicate, corrupt "
             f"FROM (SELECT *, {line} AS l FROM Python(table)) "
             # chDB renders in parallel: without this the rows (and so batches and answers) would
             # come back in a different order from run to run
             f"ORDER BY row_order "
-            f"SETTINGS prefer_column_name_to_alias = 1, output_format_json_escape_forward_slashes = 0")  # the JSON keys reuse input column names
+            # the JSON keys reuse input column names
+            f"SETTINGS prefer_column_name_to_alias = 1, output_format_json_escape_forward_slashes = 0")
 
 
 def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
@@ -171,7 +174,8 @@ def generate(out_uri: str, apps: int, start: date, end: date, seed: int,
         del s
         n = len(cols["event_type"])
         u = rng.random(n)
-        cols["corrupt"] = np.where(u < malformed_share, 1, np.where(u < malformed_share + renamed_share, 2, 0)).astype(np.int8)
+        cols["corrupt"] = np.where(u < malformed_share, 1,
+                                   np.where(u < malformed_share + renamed_share, 2, 0)).astype(np.int8)
         cols["is_duplicate"] = cols["is_duplicate"].astype(np.uint8)
         fault["duplicate_events"] += int(cols["is_duplicate"].sum())
         fault["late_events"] += int(((cols["received_ts"] - cols["event_ts"]) > sim.MS_HOUR).sum())

@@ -29,14 +29,16 @@ def test_dbt_smoke_project_builds_and_increments(tmp_path, ch, clickhouse_server
     db = "analytics_smoke"
     assert ch.query(f"SELECT media_source, installs FROM {db}.installs_by_source ORDER BY media_source").result_rows \
         == [("net_x", 3), ("net_y", 1), ("organic", 1)]
-    assert ch.command(f"SELECT engine FROM system.tables WHERE database = '{db}' AND name = 'installs_by_source'") == "View"
+    engine = ch.command(f"SELECT engine FROM system.tables WHERE database = '{db}' AND name = 'installs_by_source'")
+    assert engine == "View"
 
     # second run: the incremental paths (delete+insert replaces a day; append adds the new row)
     ch.command(f"INSERT INTO {db}.installs_table VALUES (6, 'app_b', 'net_y', '2026-09-03', 2.0)")
     second = dbt(project, clickhouse_server.port, "run", "--select", "daily_installs_upsert install_log_append",
                  "--vars", "{since: '2026-09-03', batch: b1}")
     assert second.returncode == 0, second.stdout[-3000:]
-    assert ch.query(f"SELECT install_date, installs, round(revenue, 2) FROM {db}.daily_installs_upsert ORDER BY install_date").result_rows \
+    daily = f"SELECT install_date, installs, round(revenue, 2) FROM {db}.daily_installs_upsert ORDER BY install_date"
+    assert ch.query(daily).result_rows \
         == [(dt.date(2026, 9, d), n, r) for d, n, r in ((1, 2, 4.99), (2, 2, 1.5), (3, 2, 11.99))]
     assert ch.query(f"SELECT install_id, batch FROM {db}.install_log_append ORDER BY install_id").result_rows \
         == [(1, "b0"), (2, "b0"), (3, "b0"), (4, "b0"), (5, "b0"), (6, "b1")]

@@ -9,8 +9,9 @@ import time
 import pytest
 import requests
 
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
 from unmogrowp.clickhouse import manager
+from unmogrowp.net import free_port
 
 CLIENT_SCRIPT = r"""
 import sys, clickhouse_connect

@@ -10,7 +10,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import free_port
+from unmogrowp.net import free_port
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from tests.unmogrowp.clickhouse.tenants import two_tenant_server
 from unmogrowp.clickhouse import tenancy
 
 
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     with two_tenant_server(tmp_path_factory.mktemp("tenancy"), [

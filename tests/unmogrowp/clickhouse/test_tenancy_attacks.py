@@ -127,7 +127,8 @@ def test_files_named_like_tables_are_refused(alice):
 def test_show_oracle_processlist_and_kill_are_refused(server, alice):
     state, _admin, _home = server
     for sql in [
-        "SHOW COLUMNS FROM marts.fct_cost WHERE (SELECT count() FROM marts.fct_installs WHERE app_id = 'com.bravo') > 0",
+        "SHOW COLUMNS FROM marts.fct_cost WHERE (SELECT count() FROM marts.fct_installs "
+        "WHERE app_id = 'com.bravo') > 0",
         "SHOW TABLES FROM marts WHERE (SELECT 1)", "SHOW TABLES WHERE total_rows > 100", "SHOW PROCESSLIST",
         "SHOW DICTIONARIES FROM marts", "KILL QUERY WHERE 1", "KILL QUERY WHERE 1 SYNC",
         "KILL MUTATION WHERE 1",
@@ -282,7 +283,8 @@ _DENIED = ["file", "url", "s3", "hdfs", "remote", "remoteSecure", "cluster", "cl
            "executable", "mysql", "postgresql", "jdbc", "odbc", "azureBlobStorage", "iceberg", "icebergS3",
            "deltaLake", "hudi", "gcs", "dictGet", "dictHas", "joinGet", "loop", "python", "mongodb"]
 _SELECTS = [
-    *(f"SELECT {f}('x')" for f in _DENIED), *(f"SELECT * FROM {f}('x')" for f in _DENIED if f[:4] not in ("dict", "join")),
+    *(f"SELECT {f}('x')" for f in _DENIED),
+    *(f"SELECT * FROM {f}('x')" for f in _DENIED if f[:4] not in ("dict", "join")),
     "SELECT 1 WHERE file('x') = ''", "SELECT * FROM merge('marts', '^fct_installs$')",
     "SELECT * FROM view(SELECT * FROM marts.fct_installs)",
     "SELECT 1 INTO OUTFILE 'x'", "SELECT * FROM system.mutations", "SELECT * FROM system.processes",

@@ -9,7 +9,7 @@ from clickhouse_connect.driver.client import Client
 
 from assets.dbt_project import dbt_resource
 from unmogrowp.clickhouse import manager
-from unmogrowp.config import Settings
+from unmogrowp.config import DEFAULT_PRIVACY_KEY, S3_CREDENTIALS, ClickHouseSettings, Settings, SparkSettings
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore
 
@@ -25,9 +25,13 @@ class ClickHouseResource(dg.ConfigurableResource):
     database: str = "default"
     local_home: str | None = None  # set in the local environment: start the server on demand
 
+    def settings(self) -> ClickHouseSettings:
+        return ClickHouseSettings(host=self.host, port=self.port, user=self.user, password=self.password,
+                                  secure=self.secure, database=self.database, managed=bool(self.local_home))
+
     @property
     def url(self) -> str:
-        return f"{'https' if self.secure else 'http'}://{self.host}:{self.port}"
+        return self.settings().url
 
     def ensure_running(self) -> None:
         """Start the local server if this resource manages one; no-op for a real server."""
@@ -46,31 +50,40 @@ class LakeResource(dg.ConfigurableResource):
     """The lake root: Delta tables in a local directory (file://) or under an s3:// prefix."""
 
     root_uri: str
+    storage_options: dict[str, str] = {}  # S3 endpoint and region (no credentials: see _storage_options)
 
     def get_lake(self) -> Lake:
-        return Lake(self.root_uri)
+        return Lake(self.root_uri, self.storage_options)
 
 
 class LandingResource(dg.ConfigurableResource):
     """The landing zone where the ingestion edge and cost pullers drop files (dir or s3://)."""
 
     root_uri: str
+    storage_options: dict[str, str] = {}  # S3 endpoint and region (no credentials: see _storage_options)
 
     def get_store(self) -> LandingStore:
-        return LandingStore(self.root_uri)
+        return LandingStore(self.root_uri, self.storage_options)
 
 
 class MlResource(dg.ConfigurableResource):
     """Spark, MLflow and training labels. ``home`` holds the local MLflow store unless a tracking
-    URI is set (production); ``SPARK_REMOTE``/``UNMOGROWP_SPARK_MASTER`` choose the Spark cluster."""
+    URI is set (production); MLflow is pointed there when a run starts using this resource."""
 
     home: str
     labels_path: str  # fraud labels: the generator's answers locally, confirmed rejections in production
     tracking_uri: str = ""
     registry_uri: str = ""
     artifact_root: str = ""
+    spark_remote: str = ""  # Spark Connect URL, else spark_master
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "6g"
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self.configure()
 
     def configure(self) -> str:
+        """Point MLflow at the tracking store; returns its URI."""
         from ml import tracking
 
         return tracking.configure(Path(self.home), self.tracking_uri, self.registry_uri, self.artifact_root)
@@ -78,7 +91,8 @@ class MlResource(dg.ConfigurableResource):
     def spark(self):
         from unmogrowp.spark import get_spark
 
-        return get_spark()
+        return get_spark(SparkSettings(remote=self.spark_remote, master=self.spark_master,
+                                       driver_memory=self.spark_driver_memory))
 
 
 class FeastResource(dg.ConfigurableResource):
@@ -87,21 +101,17 @@ class FeastResource(dg.ConfigurableResource):
 
     home: str
     lake_uri: str
-    clickhouse_host: str
-    clickhouse_port: int
-    clickhouse_user: str = "default"
-    clickhouse_password: str = ""
+    clickhouse: ClickHouseResource  # the marts (ml.feature_store.MARTS) of this server
     online: str = "sqlite"
     redis_url: str = ""
     registry_path: str = ""
+    storage_options: dict[str, str] = {}  # the lake's (no credentials: see _storage_options)
 
     def target(self):
         from ml.feature_store import StoreTarget
-        from unmogrowp.config import ClickHouseSettings
 
-        ch = ClickHouseSettings(self.clickhouse_host, self.clickhouse_port, self.clickhouse_user,
-                                self.clickhouse_password, False, "marts", False)
-        return StoreTarget(self.home, self.lake_uri, ch, self.online, self.redis_url, self.registry_path)
+        return StoreTarget(self.home, self.lake_uri, self.clickhouse.settings(), self.online, self.redis_url,
+                           self.registry_path, self.storage_options)
 
     def get_store(self):
         from ml.feature_store import get_store
@@ -109,8 +119,27 @@ class FeastResource(dg.ConfigurableResource):
         return get_store(self.target())
 
 
+class PrivacyResource(dg.ConfigurableResource):
+    """The privacy key of the keyed hashes (device keys, the erasure list) and the audit record's salt."""
+
+    privacy_key: str
+    audit_salt: str
+
+
+def _secret(value: str, name: str, default: str):
+    """A value other than the development default is a secret: Dagster reads it from the variable
+    (the UI shows its name, not its value)."""
+    return value if value == default else dg.EnvVar(name)
+
+
+def _storage_options(settings: Settings, uri: str) -> dict[str, str]:
+    """The object-store options of ``uri`` without the credentials: resource config is shown in the
+    Dagster UI, so delta-rs and boto3 take the keys from their own chain (AWS_* variables, roles)."""
+    return {k: v for k, v in settings.storage_options(uri).items() if k not in S3_CREDENTIALS}
+
+
 def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
-    ch = settings.clickhouse
+    ch, spark = settings.clickhouse, settings.spark
     if ch.managed:
         clickhouse = ClickHouseResource(port=ch.port, local_home=str(settings.home))
     else:
@@ -118,13 +147,20 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             host=ch.host, port=ch.port, user=ch.user, secure=ch.secure, database=ch.database,
             password=dg.EnvVar("CLICKHOUSE_PASSWORD"),
         )
-    return {"clickhouse": clickhouse, "lake": LakeResource(root_uri=settings.lake_uri),
-            "landing": LandingResource(root_uri=settings.landing_uri), "dbt": dbt_resource(settings.dbt_target),
+    lake_options = _storage_options(settings, settings.lake_uri)
+    key_env = "UNMOGROWP_DEVICE_KEY_SALT"  # the audit salt defaults to the privacy key
+    salt_env = "UNMOGROWP_AUDIT_SALT" if settings.audit_salt != settings.privacy_key else key_env
+    return {"clickhouse": clickhouse,
+            "lake": LakeResource(root_uri=settings.lake_uri, storage_options=lake_options),
+            "landing": LandingResource(root_uri=settings.landing_uri,
+                                       storage_options=_storage_options(settings, settings.landing_uri)),
+            "dbt": dbt_resource(settings.dbt_target),
             "ml": MlResource(home=str(settings.home), labels_path=settings.fraud_labels_path,
-                           tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri,
-                           artifact_root=settings.mlflow_artifact_root),
-            "feast": FeastResource(home=str(settings.home), lake_uri=settings.lake_uri, clickhouse_host=ch.host,
-                                   clickhouse_port=ch.port, clickhouse_user=ch.user,
-                                   clickhouse_password=ch.password if ch.managed else dg.EnvVar("CLICKHOUSE_PASSWORD"),
+                             tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri,
+                             artifact_root=settings.mlflow_artifact_root, spark_remote=spark.remote,
+                             spark_master=spark.master, spark_driver_memory=spark.driver_memory),
+            "feast": FeastResource(home=str(settings.home), lake_uri=settings.lake_uri, clickhouse=clickhouse,
                                    online=settings.feast_online, redis_url=settings.feast_redis_url,
-                                   registry_path=settings.feast_registry_path)}
+                                   registry_path=settings.feast_registry_path, storage_options=lake_options),
+            "privacy": PrivacyResource(privacy_key=_secret(settings.privacy_key, key_env, DEFAULT_PRIVACY_KEY),
+                                       audit_salt=_secret(settings.audit_salt, salt_env, DEFAULT_PRIVACY_KEY))}

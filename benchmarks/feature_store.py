@@ -11,6 +11,7 @@ import argparse
 import statistics
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -61,8 +62,8 @@ def main() -> None:
         proc, url = redis_local.start(Path(tmp) / "redis")
         try:
             for online in ("sqlite", "redis"):
-                target = fstore.StoreTarget(str(Path(tmp) / online), settings.lake_uri, settings.clickhouse,
-                                            online, url if online == "redis" else "")
+                target = replace(fstore.StoreTarget.of(settings, online, url if online == "redis" else ""),
+                                 home=str(Path(tmp) / online))
                 print(online, run(target, args.repeats, args.lookups, args.batch), flush=True)
         finally:
             redis_local.stop(proc)

@@ -1,6 +1,11 @@
-"""The Feast feature store of the lakehouse: configuration per environment, the offline store that
-routes Delta sources to DuckDB and ClickHouse marts to ClickHouse, apply, materialization and the
-point-in-time training frame.
+"""The Feast feature store of the lakehouse: its configuration (built in Python from the settings,
+:func:`repo_config`), the offline store that routes Delta sources to DuckDB and ClickHouse marts to
+ClickHouse, apply, materialization and the point-in-time training frame.
+
+The feast CLI (``feast -c ml/feature_repo …``) reads ``feature_store.yaml``, which names only the
+lakehouse's store classes below: their defaults come from :func:`unmogrowp.config.load_settings`
+through :func:`settings_target`, so the CLI follows ``UNMOGROWP_HOME``/``LAKEHOUSE_ENV`` with nothing
+to export, and opens the same stores as :func:`get_store` for the same settings.
 
 Feast's own hybrid store cannot route ClickHouse sources (custom source type); its Dask file store
 reads a Delta directory as plain Parquet, files removed by later versions included; its DuckDB store
@@ -11,11 +16,9 @@ joined by Feast's DuckDB/ibis engine.
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Literal
@@ -34,31 +37,110 @@ from feast.infra.offline_stores.ibis import (
     pull_latest_from_table_or_query_ibis,
 )
 from feast.infra.offline_stores.offline_store import OfflineStore
-from feast.repo_config import FeastConfigBaseModel, RepoConfig, load_repo_config
+from feast.infra.online_stores.redis import RedisOnlineStore, RedisOnlineStoreConfig
+from feast.infra.online_stores.sqlite import SqliteOnlineStore, SqliteOnlineStoreConfig
+from feast.infra.registry.file import FileRegistryStore
+from feast.repo_config import FeastConfigBaseModel, RepoConfig
+from pydantic import Field, StrictStr
 
 from ml.feature_repo import REPO
-from unmogrowp.config import ClickHouseSettings, Settings
-from unmogrowp.lake import storage_options_from_env
+from unmogrowp.config import ClickHouseSettings, Settings, load_settings
 
-CONFIGS = {"local": "feature_store.yaml", "prod": "feature_store.prod.yaml"}
+PROJECT = "unmogrowp"
+MARTS = "marts"  # the ClickHouse database of the feature marts
+
+
+@dataclass(frozen=True)
+class StoreTarget:
+    """Where the feature store lives: the lakehouse home and lake, ClickHouse, the online store."""
+
+    home: str
+    lake_uri: str
+    clickhouse: ClickHouseSettings
+    online: str = "sqlite"  # sqlite or redis
+    redis_url: str = ""  # host:port[,db=N] for redis
+    registry_path: str = ""  # SQL registry URL for redis; default a sqlite file under home/feast
+    storage_options: Mapping[str, str] = field(default_factory=dict, compare=False, hash=False)  # the lake's (S3)
+
+    @classmethod
+    def of(cls, settings: Settings, online: str = "sqlite", redis_url: str = "", registry_path: str = ""):
+        return cls(str(settings.home), settings.lake_uri, settings.clickhouse, online, redis_url, registry_path,
+                   settings.storage_options(settings.lake_uri))
+
+    @property
+    def feast_home(self) -> Path:
+        path = Path(self.home) / "feast"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+
+def settings_target(environ: Mapping[str, str] | None = None) -> StoreTarget:
+    """The store of the deployment's settings, with the online store they choose (what the CLI opens)."""
+    settings = load_settings(environ)
+    return StoreTarget.of(settings, settings.feast_online, settings.feast_redis_url, settings.feast_registry_path)
+
+
+def _clickhouse_config(ch: ClickHouseSettings) -> dict:
+    """ClickhouseOfflineStoreConfig fields for the marts."""
+    # a missing feature is NULL, not the type default (0) of a non-Nullable column
+    return {"host": ch.host, "port": ch.port, "database": MARTS, "user": ch.user, "password": ch.password,
+            "additional_client_args": {"settings": {"join_use_nulls": 1}}}
+
+
+class LakehouseRegistryStore(FileRegistryStore):
+    """Feast's file registry; without a path (``feature_store.yaml``) the settings' ``<home>/feast/registry.db``."""
+
+    def __init__(self, registry_config, repo_path):
+        path = registry_config.path or str(settings_target().feast_home / "registry.db")
+        super().__init__(registry_config.model_copy(update={"path": path}), repo_path)
+
+
+class LakehouseSqliteOnlineStoreConfig(SqliteOnlineStoreConfig):
+    """Feast's sqlite online store; by default at the settings' ``<home>/feast/online.db``."""
+
+    type: Literal["ml.feature_store.LakehouseSqliteOnlineStore"] = "ml.feature_store.LakehouseSqliteOnlineStore"
+    path: StrictStr = Field(default_factory=lambda: str(settings_target().feast_home / "online.db"))
+
+
+class LakehouseSqliteOnlineStore(SqliteOnlineStore):
+    """Feast's sqlite online store (configured by :class:`LakehouseSqliteOnlineStoreConfig`)."""
+
+
+class LakehouseRedisOnlineStoreConfig(RedisOnlineStoreConfig):
+    """Feast's Redis online store; by default at the settings' ``FEAST_REDIS_CONNECTION``."""
+
+    type: Literal["ml.feature_store.LakehouseRedisOnlineStore"] = "ml.feature_store.LakehouseRedisOnlineStore"
+    connection_string: StrictStr = Field(default_factory=lambda: settings_target().redis_url)
+
+
+class LakehouseRedisOnlineStore(RedisOnlineStore):
+    """Feast's Redis online store (configured by :class:`LakehouseRedisOnlineStoreConfig`)."""
 
 
 class LakehouseOfflineStoreConfig(FeastConfigBaseModel):
+    """The marts' ClickHouse and the lake's object-store options; by default the settings'."""
+
     type: Literal["ml.feature_store.LakehouseOfflineStore"] = "ml.feature_store.LakehouseOfflineStore"
-    clickhouse: dict  # ClickhouseOfflineStoreConfig fields
+    clickhouse: dict = Field(default_factory=lambda: _clickhouse_config(settings_target().clickhouse))
+    storage_options: dict = Field(default_factory=lambda: dict(settings_target().storage_options))
 
 
-def _read_delta(data_source, repo_path: str):
-    """The current version of a Delta source, read by delta-rs, as an ibis (DuckDB) table."""
-    import ibis
-    from deltalake import DeltaTable
-
-    path = data_source.path
-    return ibis.memtable(DeltaTable(path, storage_options=storage_options_from_env(path) or None).to_pyarrow_table())
+class _DeltaConfig(DuckDBOfflineStoreConfig):
+    storage_options: dict = {}
 
 
-_IBIS = {"data_source_reader": _read_delta, "data_source_writer": _write_data_source, "staging_location": None,
-         "staging_location_endpoint_override": None}
+def _ibis(config: RepoConfig) -> dict:
+    """The DuckDB (ibis) engine's I/O: Delta sources read by delta-rs, their current version only."""
+    options = config.offline_store.storage_options or None
+
+    def read_delta(data_source, repo_path: str):
+        import ibis
+        from deltalake import DeltaTable
+
+        return ibis.memtable(DeltaTable(data_source.path, storage_options=options).to_pyarrow_table())
+
+    return {"data_source_reader": read_delta, "data_source_writer": _write_data_source, "staging_location": None,
+            "staging_location_endpoint_override": None}
 
 
 class DeltaOfflineStore(OfflineStore):
@@ -72,7 +154,8 @@ class DeltaOfflineStore(OfflineStore):
         return pull_latest_from_table_or_query_ibis(
             config=config, data_source=data_source, join_key_columns=join_key_columns,
             feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
-            created_timestamp_column=created_timestamp_column, start_date=start_date, end_date=end_date, **_IBIS)
+            created_timestamp_column=created_timestamp_column, start_date=start_date, end_date=end_date,
+            **_ibis(config))
 
     @staticmethod
     def get_historical_features(config, feature_views, feature_refs, entity_df, registry, project,
@@ -80,7 +163,7 @@ class DeltaOfflineStore(OfflineStore):
         return get_historical_features_ibis(
             config=config, feature_views=feature_views, feature_refs=feature_refs, entity_df=entity_df,
             registry=registry, project=project, full_feature_names=full_feature_names,
-            filter_by_created_timestamp=filter_by_created_timestamp, **_IBIS)
+            filter_by_created_timestamp=filter_by_created_timestamp, **_ibis(config))
 
     @staticmethod
     def pull_all_from_table_or_query(config, data_source, join_key_columns, feature_name_columns, timestamp_field,
@@ -88,7 +171,8 @@ class DeltaOfflineStore(OfflineStore):
         return pull_all_from_table_or_query_ibis(
             config=config, data_source=data_source, join_key_columns=join_key_columns,
             feature_name_columns=feature_name_columns, timestamp_field=timestamp_field,
-            created_timestamp_column=created_timestamp_column, start_date=start_date, end_date=end_date, **_IBIS)
+            created_timestamp_column=created_timestamp_column, start_date=start_date, end_date=end_date,
+            **_ibis(config))
 
 
 def _route(config: RepoConfig, source) -> tuple[type[OfflineStore], RepoConfig]:
@@ -97,7 +181,7 @@ def _route(config: RepoConfig, source) -> tuple[type[OfflineStore], RepoConfig]:
     if isinstance(source, ClickhouseSource):
         routed._offline_store = ClickhouseOfflineStoreConfig(**config.offline_store.clickhouse)
         return ClickhouseOfflineStore, routed
-    routed._offline_store = DuckDBOfflineStoreConfig()
+    routed._offline_store = _DeltaConfig(storage_options=config.offline_store.storage_options)
     return DeltaOfflineStore, routed
 
 
@@ -136,76 +220,34 @@ class LakehouseOfflineStore(OfflineStore):
         return data_source.get_table_column_names_and_types(config=_route(config, data_source)[1])
 
 
-@dataclass(frozen=True)
-class StoreTarget:
-    """Where the feature store lives: the lakehouse home and lake, ClickHouse, the online store."""
-
-    home: str
-    lake_uri: str
-    clickhouse: ClickHouseSettings
-    online: str = "sqlite"  # sqlite (feature_store.yaml) or redis (feature_store.prod.yaml)
-    redis_url: str = ""  # host:port[,db=N] for redis
-    registry_path: str = ""  # SQL registry URL for redis; default a sqlite file under home/feast
-
-    @classmethod
-    def of(cls, settings: Settings, online: str = "sqlite", redis_url: str = "", registry_path: str = ""):
-        return cls(str(settings.home), settings.lake_uri, settings.clickhouse, online, redis_url, registry_path)
-
-    def environment(self) -> dict[str, str]:
-        """The variables the YAML files read (export them for the feast CLI and ``feast serve``)."""
-        ch = self.clickhouse
-        feast_home = Path(self.home) / "feast"
-        feast_home.mkdir(parents=True, exist_ok=True)
-        env = {"UNMOGROWP_HOME": self.home, "UNMOGROWP_LAKE_URI": self.lake_uri, "FEAST_HOME": str(feast_home),
-               "FEAST_CLICKHOUSE_HOST": ch.host, "FEAST_CLICKHOUSE_PORT": str(ch.port),
-               "FEAST_CLICKHOUSE_USER": ch.user, "FEAST_CLICKHOUSE_PASSWORD": ch.password,
-               "FEAST_CLICKHOUSE_DATABASE": "marts"}
-        if self.online == "redis":
-            env["FEAST_REDIS_CONNECTION"] = self.redis_url
-            env["FEAST_REGISTRY_PATH"] = self.registry_path or f"sqlite:///{feast_home / 'registry_sql.db'}"
-        return env
-
-    @property
-    def yaml(self) -> Path:
-        return REPO / CONFIGS["prod" if self.online == "redis" else "local"]
-
-
-@contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    old = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+def repo_config(target: StoreTarget) -> RepoConfig:
+    """The feature store's configuration: a sqlite online store and a file registry under
+    ``<home>/feast`` locally, Redis and a SQL registry (default: sqlite under ``<home>/feast``) with
+    ``online="redis"``; the offline store reads the lake and the marts."""
+    home = target.feast_home
+    if target.online == "redis":
+        registry = {"registry_type": "sql", "path": target.registry_path or f"sqlite:///{home / 'registry_sql.db'}",
+                    "cache_ttl_seconds": 60}
+        online = LakehouseRedisOnlineStoreConfig(connection_string=target.redis_url)
+    else:
+        registry = {"registry_store_type": "ml.feature_store.LakehouseRegistryStore", "path": str(home / "registry.db")}
+        online = LakehouseSqliteOnlineStoreConfig(path=str(home / "online.db"))
+    offline = LakehouseOfflineStoreConfig(clickhouse=_clickhouse_config(target.clickhouse),
+                                          storage_options=dict(target.storage_options))
+    return RepoConfig(project=PROJECT, provider="local", registry=registry, online_store=online,
+                      offline_store=offline, entity_key_serialization_version=3, repo_path=REPO)
 
 
 def get_store(target: StoreTarget) -> FeatureStore:
-    """The feature store: sqlite online store and a file registry locally (``feature_store.yaml``),
-    Redis and a SQL registry in production (``feature_store.prod.yaml``)."""
-    with _environ(target.environment()):
-        config = load_repo_config(REPO, target.yaml)
-    return FeatureStore(repo_path=str(REPO), config=config)
-
-
-def definitions(target: StoreTarget) -> list:
-    """Every Feast object of ``ml/feature_repo/definitions.py`` for the lake of ``target``."""
-    import importlib
-
-    with _environ(target.environment()):
-        from ml.feature_repo import definitions as defs
-
-        defs = importlib.reload(defs)
-    return defs.OBJECTS
+    """The feature store of ``target`` (:func:`repo_config`)."""
+    return FeatureStore(repo_path=str(REPO), config=repo_config(target))
 
 
 def apply(store: FeatureStore, target: StoreTarget) -> dict[str, int]:
-    """Register every definition (and drop the ones removed from the repository)."""
-    objects = definitions(target)
+    """Register every definition for the lake of ``target`` (and drop the ones removed from the repository)."""
+    from ml.feature_repo.definitions import objects as repository
+
+    objects = repository(target.lake_uri)
     current = {(type(o).__name__, o.name) for o in objects}
     stale = [o for o in (*store.list_feature_services(), *store.list_feature_views(), *store.list_entities(),
                          *store.list_data_sources())

@@ -1,7 +1,6 @@
 """Shared fixtures: one local ClickHouse server per test run, on a free port, in a temp home."""
 
 import json
-import socket
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import NamedTuple
@@ -12,14 +11,9 @@ import pytest
 from unmogrowp.clickhouse import manager
 from unmogrowp.generator.simulate import SimConfig
 from unmogrowp.generator.writer import generate
+from unmogrowp.net import free_port
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def private_clickhouse(home: Path):
@@ -39,10 +33,11 @@ def _no_outer_dagster_home():
 
 @pytest.fixture(scope="session")
 def spark():
-    """The shared local Spark session (starting one takes about 14 s)."""
+    """The shared local Spark session (starting one takes about 14 s), as the settings configure it."""
+    from unmogrowp.config import load_settings
     from unmogrowp.spark import get_spark
 
-    return get_spark()
+    return get_spark(load_settings().spark)
 
 
 @pytest.fixture(scope="session")

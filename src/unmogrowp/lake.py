@@ -7,32 +7,30 @@ jars are on Spark's classpath, ``native_spark=True`` uses ``format("delta")`` in
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import pyarrow as pa
-import pyarrow.dataset as ds
+import pyarrow.fs as pafs
+import pyarrow.parquet as pq
 from deltalake import ColumnProperties, DeltaTable, WriterProperties, write_deltalake
 from deltalake.exceptions import TableNotFoundError
 
 
-def storage_options_from_env(uri: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-    """delta-rs object-store options for ``uri`` from the standard AWS_* environment variables."""
-    if not uri.startswith("s3://"):
-        return {}
-    environ = os.environ if environ is None else environ
-    opts = {k.lower(): environ[k] for k in (
-        "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION",
-        "AWS_ENDPOINT_URL", "AWS_ALLOW_HTTP") if environ.get(k)}
-    opts.setdefault("aws_region", environ.get("AWS_DEFAULT_REGION", "us-east-1"))
-    endpoint = opts.get("aws_endpoint_url", "")
-    if endpoint.startswith("http://"):
-        opts["aws_allow_http"] = "true"
-    # No aws_s3_allow_unsafe_rename: delta-rs commits with S3's conditional put (If-None-Match),
-    # so concurrent writers (a backfill beside the hourly runs) are safe without a lock table.
-    return opts
+def filesystem(uri: str, storage_options: Mapping[str, str] | None = None) -> tuple[pafs.FileSystem, str]:
+    """A pyarrow filesystem for ``uri`` and the root's path in it: S3 with the credentials, region and
+    endpoint of ``storage_options`` (delta-rs names, :meth:`unmogrowp.config.S3Settings.storage_options`;
+    none given: the AWS SDK's own chain), else the local filesystem."""
+    parsed = urlparse(uri)
+    if parsed.scheme != "s3":
+        return pafs.LocalFileSystem(), (unquote(parsed.path) if parsed.scheme == "file" else uri).rstrip("/")
+    opts = storage_options or {}
+    scheme, _, host = opts.get("aws_endpoint_url", "").rpartition("://")
+    fs = pafs.S3FileSystem(access_key=opts.get("aws_access_key_id") or None,
+                           secret_key=opts.get("aws_secret_access_key") or None,
+                           session_token=opts.get("aws_session_token") or None, region=opts.get("aws_region"),
+                           endpoint_override=host or None, scheme=scheme or "https")
+    return fs, f"{parsed.netloc}{parsed.path}".rstrip("/")
 
 
 class Lake:
@@ -44,8 +42,7 @@ class Lake:
             self._root = urlparse(self.root_uri).path
         else:
             self._root = self.root_uri
-        self.storage_options = dict(storage_options if storage_options is not None
-                                    else storage_options_from_env(self.root_uri))
+        self.storage_options = dict(storage_options or {})  # delta-rs object-store options (S3)
 
     def uri(self, table: str) -> str:
         return f"{self._root}/{table}"
@@ -58,21 +55,12 @@ class Lake:
 
     def tables(self) -> list[str]:
         """Every Delta table under the root (a directory holding ``_delta_log``), local or on S3."""
-        if not self._root.startswith("s3://"):
-            root = Path(self._root)
-            return sorted(str(p.parent.relative_to(root)) for p in root.rglob("_delta_log") if p.is_dir())
-        import boto3
-
-        bucket, _, prefix = self._root[len("s3://"):].partition("/")
-        prefix = f"{prefix}/" if prefix else ""
-        endpoint = self.storage_options.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or None
-        s3 = boto3.client("s3", endpoint_url=endpoint)
+        fs, root = filesystem(self.root_uri, self.storage_options)
         found = set()
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            for obj in page.get("Contents", []):
-                key = obj["Key"][len(prefix):]
-                if "/_delta_log/" in f"/{key}":
-                    found.add(f"/{key}".split("/_delta_log/")[0].strip("/"))
+        for info in fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True)):
+            key = info.path[len(root):].strip("/")
+            if "/_delta_log/" in f"/{key}/":
+                found.add(f"/{key}/".split("/_delta_log/")[0].strip("/"))
         return sorted(found)
 
     def exists(self, table: str) -> bool:
@@ -93,7 +81,7 @@ class Lake:
             return pa.schema(cols).empty_table()
         # a pyarrow dataset scan is 2-3x faster here than to_pyarrow_table with the same filters
         return dt.to_pyarrow_dataset().to_table(columns=list(columns) if columns else None,
-                                                filter=_expression(filters))
+                                                filter=pq.filters_to_expression(filters) if filters else None)
 
     def append(self, table: str, data: pa.Table, partition_by: Sequence[str] | None = None,
                no_dictionary: Sequence[str] = ()) -> int:
@@ -170,22 +158,6 @@ def _writer_properties(no_dictionary: Sequence[str]) -> WriterProperties | None:
     if not no_dictionary:
         return None
     return WriterProperties(column_properties={c: ColumnProperties(dictionary_enabled=False) for c in no_dictionary})
-
-
-_OPS = {"=": "__eq__", "==": "__eq__", "!=": "__ne__", "<": "__lt__", "<=": "__le__", ">": "__gt__",
-        ">=": "__ge__"}
-
-
-def _expression(filters):
-    """[(column, op, value), ...] (all must hold) as a pyarrow dataset expression."""
-    if not filters:
-        return None
-    expr = None
-    for column, op, value in filters:
-        field = ds.field(column)
-        term = field.isin(list(value)) if op == "in" else getattr(field, _OPS[op])(value)
-        expr = term if expr is None else expr & term
-    return expr
 
 
 def _spark_path(uri: str) -> str:

@@ -18,6 +18,7 @@ import os
 import re
 import stat
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -176,17 +177,29 @@ def is_cost_key(key: str) -> bool:
 
 
 class LandingStore:
-    """Landing files under a root URI: ``file:///…``, a plain path, or ``s3://bucket/prefix``."""
+    """Landing files under a root URI: ``file:///…``, a plain path, or ``s3://bucket/prefix``.
 
-    def __init__(self, root_uri: str):
+    ``storage_options`` (delta-rs names, :meth:`unmogrowp.config.S3Settings.storage_options`) give
+    the S3 endpoint, region and credentials; none: boto3's own defaults. Not a ``pyarrow.fs``
+    filesystem: the landing rules need what it cannot express, on S3 each object's ETag (the
+    checksum kept per load, and the ``If-Match`` read that detects a rewrite since listing), locally
+    the link itself (``lstat``, a symlink out of the root) and a read that cannot block on a FIFO.
+    """
+
+    def __init__(self, root_uri: str, storage_options: Mapping[str, str] | None = None):
         self.root_uri = root_uri.rstrip("/")
         parsed = urlparse(self.root_uri)
         self.is_s3 = parsed.scheme == "s3"
         if self.is_s3:
             import boto3
 
+            opts = storage_options or {}
             self.bucket, self.prefix = parsed.netloc, parsed.path.lstrip("/")
-            self._s3 = boto3.client("s3", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+            self._s3 = boto3.client("s3", endpoint_url=opts.get("aws_endpoint_url") or None,
+                                    region_name=opts.get("aws_region") or None,
+                                    aws_access_key_id=opts.get("aws_access_key_id") or None,
+                                    aws_secret_access_key=opts.get("aws_secret_access_key") or None,
+                                    aws_session_token=opts.get("aws_session_token") or None)
         else:
             self.path = Path(parsed.path if parsed.scheme == "file" else self.root_uri)
 

@@ -1,7 +1,6 @@
-"""One Spark session per process: ``local[*]`` here, a cluster master or Spark Connect in production.
-
-``UNMOGROWP_SPARK_MASTER`` (e.g. ``spark://host:7077`` or ``yarn``) or ``SPARK_REMOTE``
-(``sc://host:15002``) select the cluster; by default Spark runs in this process.
+"""One Spark session per process: ``local[*]`` here, a cluster master or Spark Connect in production
+(:class:`unmogrowp.config.SparkSettings`: ``UNMOGROWP_SPARK_MASTER``, e.g. ``spark://host:7077`` or
+``yarn``, or ``SPARK_REMOTE``, ``sc://host:15002``); by default Spark runs in this process.
 """
 
 from __future__ import annotations
@@ -10,34 +9,38 @@ import os
 import sys
 import threading
 
+from unmogrowp.config import SparkSettings
+
 _lock = threading.Lock()
 _session = None
 
 
-def get_spark():
-    """The shared session (starting one costs ~15 s, so it is reused across assets and tests)."""
+def get_spark(settings: SparkSettings | None = None):
+    """The shared session (starting one costs ~15 s, so it is reused across assets and tests);
+    ``settings`` (default: in-process ``local[*]``) apply when it is started."""
     global _session
     from pyspark.sql import SparkSession
 
+    settings = settings or SparkSettings()
     with _lock:
         if _session is not None and not _session_stopped(_session):
             return _session
-        remote = os.environ.get("SPARK_REMOTE")
         builder = SparkSession.builder.appName("unmogrowp")
-        if remote:
-            builder = builder.remote(remote)
+        if settings.remote:
+            builder = builder.remote(settings.remote)
         else:
-            # Python UDF workers run in this environment (pandas, pyarrow), not the system's python3
+            # Configures Spark's children, not this process's settings: the JVM starts its Python UDF
+            # workers with PYSPARK_PYTHON, which must be this environment (pandas, pyarrow), not python3.
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-            builder = (builder.master(os.environ.get("UNMOGROWP_SPARK_MASTER", "local[*]"))
+            builder = (builder.master(settings.master)
                        .config("spark.ui.enabled", "false").config("spark.ui.showConsoleProgress", "false")
-                       .config("spark.driver.memory", os.environ.get("UNMOGROWP_SPARK_DRIVER_MEMORY", "6g"))
+                       .config("spark.driver.memory", settings.driver_memory)
                        .config("spark.sql.shuffle.partitions", "8")
                        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
                        .config("spark.driver.extraJavaOptions", "-Dlog4j.rootLogger=ERROR"))
         builder = builder.config("spark.sql.session.timeZone", "UTC")
         _session = builder.getOrCreate()
-        if not remote:
+        if not settings.remote:
             _session.sparkContext.setLogLevel("ERROR")
         return _session
 

@@ -10,11 +10,12 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 import requests
+from feast import FeatureStore
 
-from ml import feature_store as fstore
 from assets.dbt_project import DBT_PROJECT_DIR
-from unmogrowp.fraud import features as ff
+from ml import feature_store as fstore
 from unmogrowp import redis_local
+from unmogrowp.fraud import features as ff
 from unmogrowp.lake import Lake
 
 DEVICE_FEATURES = ["ctit_s", "ip_installs_24h", "is_anonymous_ip"]
@@ -43,6 +44,84 @@ def stores(pipeline_run, redis_url):
     fstore.materialize(redis, ["device_fraud_features", "site_fraud_features", "campaign_daily_kpis"],
                        start, end + timedelta(days=1))
     return {"sqlite": local, "redis": redis}
+
+
+FEAST = os.path.join(os.path.dirname(sys.executable), "feast")
+
+
+def _cli_env(home, clickhouse_port: int | None = None) -> dict[str, str]:
+    """A data scientist's shell: no lakehouse, Feast or AWS variable but the home (and the port)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UNMOGROWP_", "LAKEHOUSE_", "FEAST_", "AWS_"))}
+    env["UNMOGROWP_HOME"] = str(home)
+    if clickhouse_port:
+        env["UNMOGROWP_CLICKHOUSE_PORT"] = str(clickhouse_port)
+    return env
+
+
+@pytest.fixture(scope="module")
+def applied_home(tmp_path_factory):
+    """A home whose registry holds the repository (applied through the Python path, as the pipeline does)."""
+    from unmogrowp.config import load_settings
+
+    home = tmp_path_factory.mktemp("feast_cli")
+    target = fstore.StoreTarget.of(load_settings({"UNMOGROWP_HOME": str(home)}))
+    fstore.apply(fstore.get_store(target), target)
+    return home
+
+
+def test_the_cli_opens_the_stores_the_pipeline_configures(applied_home, monkeypatch):
+    """feature_store.yaml names the lakehouse's store classes, whose defaults are the settings': the CLI's
+    config is repo_config's for the same settings, and `feast … feature-views list` works with nothing
+    exported."""
+    from feast.repo_config import load_repo_config
+
+    from unmogrowp.config import load_settings
+
+    for name in [k for k in os.environ if k.startswith(("UNMOGROWP_", "LAKEHOUSE_", "FEAST_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("UNMOGROWP_HOME", str(applied_home))
+    monkeypatch.setenv("UNMOGROWP_CLICKHOUSE_PORT", "19123")
+    target = fstore.settings_target()
+    assert target == fstore.StoreTarget.of(load_settings())
+    cli, python = load_repo_config(fstore.REPO, fstore.REPO / "feature_store.yaml"), fstore.repo_config(target)
+    assert cli.online_store == python.online_store and cli.offline_store == python.offline_store
+    assert cli.online_store.path == str(applied_home / "feast" / "online.db")
+    assert cli.offline_store.clickhouse["port"] == 19123 and cli.offline_store.clickhouse["database"] == "marts"
+    assert (cli.project, cli.provider, cli.entity_key_serialization_version) == (
+        python.project, python.provider, python.entity_key_serialization_version)
+    stores = [FeatureStore(repo_path=str(fstore.REPO), config=cli), fstore.get_store(target)]
+    assert {s.registry._registry_store._filepath for s in stores} == {applied_home / "feast" / "registry.db"}
+    monkeypatch.setenv("FEAST_REDIS_CONNECTION", "redis.internal:6379")
+    prod_cli = load_repo_config(fstore.REPO, fstore.REPO / "feature_store.prod.yaml").online_store
+    assert prod_cli == fstore.repo_config(fstore.settings_target()).online_store
+    assert prod_cli.connection_string == "redis.internal:6379"
+
+    listed = subprocess.run([FEAST, "-c", str(fstore.REPO), "feature-views", "list"], env=_cli_env(applied_home),
+                            capture_output=True, text=True, timeout=300)
+    assert listed.returncode == 0, listed.stderr
+    assert {line.split()[0] for line in listed.stdout.splitlines()[1:] if line.strip()} == {
+        "fraud_install_features", "device_fraud_features", "site_fraud_features", "campaign_daily_kpis",
+        "install_activity"}
+
+
+def test_feast_ui_starts(applied_home, tmp_path):
+    port = redis_local.free_port()
+    log = tmp_path / "feast_ui.log"
+    with open(log, "w") as out:
+        ui = subprocess.Popen([FEAST, "-c", str(fstore.REPO), "ui", "--host", "127.0.0.1", "--port", str(port)],
+                              env=_cli_env(applied_home), stdout=out, stderr=subprocess.STDOUT)
+    try:
+        try:
+            redis_local.wait_port(port, 300)
+        except TimeoutError:
+            raise AssertionError(f"feast ui did not listen (exit {ui.poll()}): {log.read_text()[-3000:]}") from None
+        page = requests.get(f"http://127.0.0.1:{port}/", timeout=60)
+        assert page.status_code == 200 and "feast" in page.text.lower()
+        projects = requests.get(f"http://127.0.0.1:{port}/projects-list.json", timeout=60)
+        assert projects.status_code == 200 and "unmogrowp" in projects.text, projects.text[:500]
+    finally:
+        ui.terminate()
+        ui.wait(30)
 
 
 def _lake(pipeline_run) -> Lake:
@@ -75,7 +154,8 @@ def test_historical_features_are_point_in_time(pipeline_run, stores, ch):
     assert before[["ip_installs_24h", "sessions_24h"]].isna().all().all()
     after = store.get_historical_features(entity_df=pd.DataFrame({
         "install_id": inst["install_id"], "event_timestamp": ts + timedelta(hours=24)}), features=refs).to_df()
-    merged = after.merge(inst[["install_id", "ip_installs_24h", "sessions_24h"]], on="install_id", suffixes=("", "_delta"))
+    merged = after.merge(inst[["install_id", "ip_installs_24h", "sessions_24h"]], on="install_id",
+                         suffixes=("", "_delta"))
     assert len(merged) == len(inst)
     assert (merged["ip_installs_24h"] == merged["ip_installs_24h_delta"]).all()
     assert (merged["sessions_24h"] == merged["sessions_24h_delta"]).all()
@@ -88,9 +168,9 @@ def test_historical_features_are_point_in_time(pipeline_run, stores, ch):
     first, second = two.groupby(keys).nth(0).iloc[0], two.groupby(keys).nth(1).iloc[0]
     assert first["clicks"] != second["clicks"] or first["installs"] != second["installs"]
     between = pd.to_datetime(second["feature_ts"], utc=True) - timedelta(seconds=1)
-    frame = store.get_historical_features(entity_df=pd.DataFrame([{**{k: first[k] for k in keys},
-                                                                    "event_timestamp": between}]),
-                                          features=["site_fraud_features:clicks", "site_fraud_features:installs"]).to_df()
+    entities = pd.DataFrame([{**{k: first[k] for k in keys}, "event_timestamp": between}])
+    frame = store.get_historical_features(
+        entity_df=entities, features=["site_fraud_features:clicks", "site_fraud_features:installs"]).to_df()
     assert (frame.loc[0, "clicks"], frame.loc[0, "installs"]) == (first["clicks"], first["installs"])
 
     # the ClickHouse mart: a campaign-day is unknown until its day is over (a missing value is NULL, not 0)
@@ -101,7 +181,8 @@ def test_historical_features_are_point_in_time(pipeline_run, stores, ch):
     known = pd.to_datetime(row["feature_ts"], utc=True)
     first_day = ch.query("SELECT min(feature_ts) FROM marts.fs_campaign_daily WHERE app_id = {a:String} "
                          "AND media_source = {m:String} AND campaign_id = {c:String}",
-                         parameters={"a": row["app_id"], "m": row["media_source"], "c": row["campaign_id"]}).result_rows[0][0]
+                         parameters={"a": row["app_id"], "m": row["media_source"], "c": row["campaign_id"]},
+                         ).result_rows[0][0]
     entity = pd.DataFrame([{**{k: row[k] for k in ckeys}, "event_timestamp": t}
                            for t in (pd.to_datetime(first_day, utc=True) - timedelta(seconds=1), known)])
     got = store.get_historical_features(entity_df=entity, features=["campaign_daily_kpis:installs",
@@ -162,11 +243,9 @@ def test_online_values_equal_latest_offline(pipeline_run, stores, online):
 
 def test_feature_server_answers_over_http(pipeline_run, stores):
     settings = pipeline_run.settings
-    target = fstore.StoreTarget.of(settings)
     port = redis_local.free_port()
-    env = {**os.environ, **target.environment()}
-    feast = os.path.join(os.path.dirname(sys.executable), "feast")
-    proc = subprocess.Popen([feast, "-c", str(fstore.REPO), "serve", "-h", "127.0.0.1", "-p", str(port),
+    env = _cli_env(settings.home, settings.clickhouse.port)  # nothing exported: the settings' own variables
+    proc = subprocess.Popen([FEAST, "-c", str(fstore.REPO), "serve", "-h", "127.0.0.1", "-p", str(port),
                              "--no-access-log"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         redis_local.wait_port(port, 120)
@@ -178,7 +257,7 @@ def test_feature_server_answers_over_http(pipeline_run, stores):
         assert answer.status_code == 200, answer.text
         payload = answer.json()
         names = payload["metadata"]["feature_names"]
-        values = {n: r["values"][0] for n, r in zip(names, payload["results"])}
+        values = {n: r["values"][0] for n, r in zip(names, payload["results"], strict=True)}
         assert values["installs"] == row["installs"] and values["ecpi"] == pytest.approx(row["ecpi"])
     finally:
         proc.terminate()

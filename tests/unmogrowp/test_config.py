@@ -1,7 +1,14 @@
 import pytest
+from pydantic import ValidationError
 
-from unmogrowp.config import (DEFAULT_PARTITIONS_START, ConfigError, first_landing_date, load_settings,
-                              settings_environ, with_landing)
+from unmogrowp.config import (
+    DEFAULT_PARTITIONS_START,
+    ConfigError,
+    first_landing_date,
+    load_settings,
+    settings_environ,
+    with_landing,
+)
 
 
 def test_local_is_the_default(tmp_path):
@@ -32,9 +39,43 @@ def test_settings_environ_round_trips(tmp_path):
                           "CLICKHOUSE_SECURE": "false", "UNMOGROWP_LAKE_URI": "s3://lake/root",
                           "UNMOGROWP_LANDING_URI": "s3://edge/landing", "MLFLOW_TRACKING_URI": "http://mlflow:5000",
                           "FEAST_REDIS_CONNECTION": "redis:6379"})
-    for settings in (local, prod):
+    s3 = load_settings({"UNMOGROWP_HOME": str(tmp_path), "AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK",
+                        "AWS_ENDPOINT_URL": "http://minio:9000", "SPARK_REMOTE": "sc://spark:15002",
+                        "UNMOGROWP_SPARK_DRIVER_MEMORY": "2g", "UNMOGROWP_DEVICE_KEY_SALT": "k",
+                        "UNMOGROWP_AUDIT_SALT": "a"})
+    for settings in (local, prod, s3):
         assert load_settings(settings_environ(settings)) == settings
     assert settings_environ(local)["MLFLOW_TRACKING_URI"] == ""  # set empty: a parent's value is not inherited
+    assert "AWS_SECRET_ACCESS_KEY" not in settings_environ(local)  # secrets only when set
+    assert "SPARK_REMOTE" not in settings_environ(local)  # pyspark reads it: present means Spark Connect
+    assert settings_environ(s3)["AWS_SECRET_ACCESS_KEY"] == "SK"
+
+
+def test_only_the_given_mapping_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNMOGROWP_CLICKHOUSE_PORT", "19001")
+    monkeypatch.setenv("UNMOGROWP_SPARK_MASTER", "yarn")
+    assert load_settings({}).clickhouse.port == 18123 and load_settings({}).spark.master == "local[*]"
+    assert load_settings().clickhouse.port == 19001 and load_settings().spark.master == "yarn"
+    with pytest.raises(ValidationError):
+        load_settings().model_copy().__setattr__("env", "prod")  # frozen
+
+
+def test_spark_privacy_and_object_store_settings(tmp_path):
+    s = load_settings({"UNMOGROWP_HOME": str(tmp_path)})
+    assert (s.spark.remote, s.spark.master, s.spark.driver_memory) == ("", "local[*]", "6g")
+    assert s.privacy_key == s.audit_salt == "local-dev-salt"
+    assert load_settings({"UNMOGROWP_DEVICE_KEY_SALT": "k"}).audit_salt == "k"  # the audit salt follows the key
+    assert load_settings({"UNMOGROWP_DEVICE_KEY_SALT": "k", "UNMOGROWP_AUDIT_SALT": "a"}).audit_salt == "a"
+    assert "local-dev-salt" not in repr(s)  # secrets stay out of logs
+    assert s.storage_options(s.lake_uri) == {}  # a local lake takes no options
+    assert s.storage_options("s3://lake/root") == {"aws_region": "us-east-1"}
+    aws = load_settings({"AWS_ACCESS_KEY_ID": "AK", "AWS_SECRET_ACCESS_KEY": "SK", "AWS_SESSION_TOKEN": "T",
+                         "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT_URL": "http://minio:9000"})
+    assert aws.storage_options("s3://lake/root") == {
+        "aws_access_key_id": "AK", "aws_secret_access_key": "SK", "aws_session_token": "T",
+        "aws_region": "eu-west-1", "aws_endpoint_url": "http://minio:9000", "aws_allow_http": "true"}
+    both = load_settings({"AWS_REGION": "us-west-2", "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ALLOW_HTTP": "false"})
+    assert both.storage_options("s3://b") == {"aws_region": "us-west-2", "aws_allow_http": "false"}
 
 
 def _dt_dirs(root, *keys):

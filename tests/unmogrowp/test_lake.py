@@ -28,11 +28,24 @@ def test_append_read_and_replace_where(tmp_path):
     assert lake.read("t", columns=["id"], filters=[("landing_date", "in", ["2026-09-02"])])["id"].to_pylist() == [3]
 
 
+def test_tables_lists_every_delta_table_and_filters_read(tmp_path):
+    lake = Lake((tmp_path / "lake").as_uri())
+    assert lake.tables() == []  # no root yet
+    for name in ("bronze/events", "silver/events", "t"):
+        lake.append(name, rows([1, 2]), ["landing_date"])
+    (tmp_path / "lake" / "notes").mkdir()
+    assert lake.tables() == ["bronze/events", "silver/events", "t"]
+    flt = [("id", ">=", 2), ("landing_date", "==", "2026-09-01")]
+    assert lake.read("t", columns=["id"], filters=flt)["id"].to_pylist() == [2]
+    assert Lake(tmp_path.as_uri()).storage_options == {}  # none unless given
+
+
 @pytest.fixture(scope="module")
 def spark():
+    from unmogrowp.config import load_settings
     from unmogrowp.spark import get_spark
 
-    return get_spark()  # shared with the fraud tests (a session costs ~15 s to start)
+    return get_spark(load_settings().spark)  # shared with the fraud tests (a session costs ~15 s to start)
 
 
 def test_spark_reads_the_current_snapshot_and_writes_back(tmp_path, spark):

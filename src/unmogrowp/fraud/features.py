@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from unmogrowp.ingest.events import SILVER_EVENTS
 from unmogrowp.lake import Lake
-from unmogrowp.privacy.keys import privacy_key
+from unmogrowp.privacy.keys import DEFAULT_KEY
 
 INSTALL_TABLE = "features/fraud_install_features"
 SOURCE_TABLE = "features/fraud_source_features"
@@ -33,8 +33,9 @@ KS_BINS = 48  # log-CTIT histogram bins for the KS distance
 MS_H = 3_600_000
 
 
-def _ip_columns(ip):
-    """The keyed hash and the truncated network of an IP column: what leaves the features job."""
+def _ip_columns(ip, key: str):
+    """The keyed hash (privacy ``key``) and the truncated network of an IP
+    column: what leaves the features job."""
     from pyspark import cloudpickle
     from pyspark.sql import functions as F
     from pyspark.sql.functions import pandas_udf
@@ -47,8 +48,8 @@ def _ip_columns(ip):
     def network(s):
         return s.map(keys.truncate_ip, na_action="ignore")
 
-    key = F.sha2(F.concat_ws(":", F.lit(privacy_key()), F.lit("ip"), ip), 256)
-    return F.when(ip.isNotNull(), key).alias("ip_key"), network(ip).alias("ip_network")
+    hashed = F.sha2(F.concat_ws(":", F.lit(key), F.lit("ip"), ip), 256)
+    return F.when(ip.isNotNull(), hashed).alias("ip_key"), network(ip).alias("ip_network")
 
 
 @dataclass(frozen=True)
@@ -141,11 +142,12 @@ def _counts_in_windows(events, queries, keys, hours, prefix):
     return wide.select("qid", *[(F.col("0") - F.col(str(h))).cast("long").alias(f"{prefix}_{h}h") for h in hours])
 
 
-def install_features(spark, events, matches, start: datetime, end: datetime):
+def install_features(spark, events, matches, start: datetime, end: datetime, privacy_key: str = DEFAULT_KEY):
     """One row per install with ``event_ts`` in [start, end) (see INSTALL_FEATURES). ``matches``
     is dbt's ``fct_install_matches`` for those installs: the touch each came from (referrer/click
     id, device id or probabilistic, the attribution waterfall before fraud rules), its CTIT, the
-    device key and the anonymous-IP verdict, so features and attribution never disagree."""
+    device key and the anonymous-IP verdict, so features and attribution never disagree.
+    ``privacy_key`` keys the IP hashes."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -180,7 +182,8 @@ def install_features(spark, events, matches, start: datetime, end: datetime):
     # clicks on the install's device id in the click window (a count, not a match)
     window_ms = CLICK_WINDOW_DAYS * 24 * MS_H
     i, c = inst.alias("i"), clicks.alias("c")
-    device_clicks = (i.join(c, (F.col("i.app_id") == F.col("c.app_id")) & (F.col("i.device_id") == F.col("c.c_device_id"))
+    device_clicks = (i.join(c, (F.col("i.app_id") == F.col("c.app_id"))
+                            & (F.col("i.device_id") == F.col("c.c_device_id"))
                             & (F.col("c.c_ts") <= F.col("i.i_ts")) & (F.col("c.c_ts") >= F.col("i.i_ts") - window_ms))
                      .groupBy("install_id").agg(F.count("*").alias("device_clicks_7d")))
     base = (inst.join(won, "install_id", "left")
@@ -224,7 +227,8 @@ def install_features(spark, events, matches, start: datetime, end: datetime):
                 (F.min(F.when(F.col("event_type") == "session_start", F.col("a_ts"))) - F.first("i_ts")).alias(
                     "first_session_ms")))
 
-    centroids = spark.createDataFrame([(k, *v) for k, v in COUNTRY_CENTROIDS.items()], "cc string, lat double, lon double")
+    centroids = spark.createDataFrame([(k, *v) for k, v in COUNTRY_CENTROIDS.items()],
+                                      "cc string, lat double, lon double")
     ci, cc = centroids.alias("ci"), centroids.alias("cc")
     out = (base.join(pit_ip, "install_id", "left")
            .join(post, "install_id", "left")
@@ -239,7 +243,7 @@ def install_features(spark, events, matches, start: datetime, end: datetime):
         F.timestamp_millis("i_ts").alias("install_ts"),
         "device_key",  # dbt's keyed device identity, the Feast device entity
         # raw device ids and IPs stop here (SPEC §8): a keyed hash and the /24 (/48) network
-        *_ip_columns(F.col("ip")), "user_agent", "os_version", "country",
+        *_ip_columns(F.col("ip"), privacy_key), "user_agent", "os_version", "country",
         "winning_touch_id", "touch_type", F.coalesce("match_method", F.lit("organic")).alias("match_method"),
         F.col("match_score").cast("double").alias("match_score"), "media_source", "campaign_id", "site_id",
         ctit.alias("ctit_s"), F.log1p(ctit).alias("log_ctit"),
@@ -316,6 +320,7 @@ def source_features(spark, events, installs_feat, start: datetime, end: datetime
             .withColumn("cpi_vs_app", F.col("clicks_per_install") / F.col("app_clicks_per_install"))
             # known once the day is over (Feast's event timestamp)
             .withColumn("feature_ts", F.to_timestamp(F.date_add(F.col("feature_date").cast("date"), 1)))
-            .select(*keys, "feature_ts", F.col("clicks").cast("long"), F.col("installs").cast("long"), "clicks_per_install",
+            .select(*keys, "feature_ts", F.col("clicks").cast("long"), F.col("installs").cast("long"),
+                    "clicks_per_install",
                     "app_clicks_per_install", "cpi_vs_app", "share_ctit_lt_10s", "share_ctit_gt_24h",
                     "ks_ctit_vs_app", "installs_per_ip", "devices_per_ip", "activity_rate_24h"))

@@ -48,6 +48,7 @@ from unmogrowp.landing import (
     key_problem,
 )
 from unmogrowp.privacy import erasure_list
+from unmogrowp.privacy.keys import DEFAULT_KEY
 
 BRONZE_EVENTS = "bronze/events"
 SILVER_EVENTS = "silver/events"
@@ -208,7 +209,7 @@ CHANGED_SINCE_LISTING = "changed_since_listing"
 
 
 def _bronze_rows(store: LandingStore, f: LandingFile, version: int, now_ms: int, hashes: frozenset[str],
-                 max_line: int, max_file: int, max_ratio: float = MAX_COMPRESSION_RATIO,
+                 max_line: int, max_file: int, max_ratio: float = MAX_COMPRESSION_RATIO, key: str = DEFAULT_KEY,
                  ) -> tuple[pa.Table | None, str | None, str | None, int, int]:
     """(rows, file error, checksum, lines erased, lines over the limit) of one landing object. An object
     gone since listing (or, on S3, rewritten since: another ETag) has no rows: (None, VANISHED /
@@ -252,7 +253,7 @@ def _bronze_rows(store: LandingStore, f: LandingFile, version: int, now_ms: int,
                     err[-1] = decoded.last_line_error
                 errors, sizes = pa.array(err, pa.string()), pa.array(size, pa.int64())
             if hashes and n:
-                keep = pc.invert(erasure_list.erased_lines(lines, hashes))
+                keep = pc.invert(erasure_list.erased_lines(lines, hashes, key))
                 erased = n - pc.sum(keep).as_py()
                 if erased:
                     lines, numbers, errors, sizes = (a.filter(keep) for a in (lines, numbers, errors, sizes))
@@ -300,9 +301,10 @@ def commit_lock(lake: Lake, name: str) -> Iterator[None]:
 def load_bronze(lake: Lake, store: LandingStore, files: Iterable[LandingFile], start: datetime,
                 end: datetime, now: datetime | None = None, max_line: int = MAX_LINE_BYTES,
                 max_file: int = MAX_FILE_BYTES, max_ratio: float = MAX_COMPRESSION_RATIO,
-                max_commit: int = MAX_COMMIT_BYTES) -> BronzeResult:
+                max_commit: int = MAX_COMMIT_BYTES, privacy_key: str = DEFAULT_KEY) -> BronzeResult:
     """Append the raw lines of every landing object not yet in bronze (or changed since). The decoded
-    files are committed once they hold ``max_commit`` bytes, and at the end: each file in one commit."""
+    files are committed once they hold ``max_commit`` bytes, and at the end: each file in one commit.
+    Lines of identifiers on the erasure list (keyed with ``privacy_key``) are dropped."""
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     files = list(files)
     hashes = erasure_list.load(lake)
@@ -315,7 +317,7 @@ def load_bronze(lake: Lake, store: LandingStore, files: Iterable[LandingFile], s
     def read(f: LandingFile):
         prior = done.get(f.key)
         return f, prior, _bronze_rows(store, f, prior["source_version"] + 1 if prior else 1, now_ms,
-                                      hashes, max_line, max_file, max_ratio)
+                                      hashes, max_line, max_file, max_ratio, privacy_key)
 
     pending: list = []
     state = {"bytes": 0, "version": version_before, "done": done}  # what bronze held at "version"

@@ -34,18 +34,20 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 from deltalake import DeltaTable, write_deltalake
 
-from unmogrowp.contracts.base import sql_str as _ch_str
+from unmogrowp.clickhouse.statement import sql_str
 from unmogrowp.ingest.events import SILVER_EVENTS, SILVER_SCHEMA
-from unmogrowp.lake import Lake
+from unmogrowp.lake import Lake, filesystem
 from unmogrowp.privacy import erasure_list
-from unmogrowp.privacy.keys import device_key, privacy_key
+from unmogrowp.privacy.keys import device_key
+from unmogrowp.warehouse import DBT, FRAUD, MARTS, ML, MTA, RAW
 
 AUDIT_TABLE = "audit/erasures"
 IDENTIFIER_COLUMNS = ("device_id", "idfv", "android_id", "user_id")
 KEY_COLUMNS = ("event_id", "install_id", "touch_id", "device_key", "last_click_touch_id", "winning_touch_id")
-DATABASES = ("raw", "marts", "fraud", "ml", "mta", "analytics")
+DATABASES = (RAW, MARTS, FRAUD, ML, MTA, DBT)
 CASE_INSENSITIVE = ("device_id",)  # the contract lowercases IDFA/GAID (a UUID); the other fields are kept as sent
 # row keys a Delta delete names instead of the identifiers, first present wins
 ROW_KEYS = (("source_file", "line_number"), ("event_id",), ("install_id",), ("touch_id",), ("device_key",))
@@ -178,8 +180,9 @@ def rows_of(table: pa.Table, subject: Subject, columns: Iterable[str] = (*IDENTI
     return hit
 
 
-def resolve(lake: Lake, identifiers: set[str]) -> Subject:
-    """The identifiers seen with the requested ones (to a fixed point), and the person's keys.
+def resolve(lake: Lake, identifiers: set[str], privacy_key: str) -> Subject:
+    """The identifiers seen with the requested ones (to a fixed point), and the person's keys
+    (device keys under ``privacy_key``).
 
     A value seen beside them that cannot be an identifier (a placeholder such as a zeroed id) is
     not followed: it would chain to everyone sharing it."""
@@ -203,11 +206,12 @@ def resolve(lake: Lake, identifiers: set[str]) -> Subject:
         if r["touch_id"]:
             subject.touch_ids.add(r["touch_id"])
         dkey = r["idfv"] or r["android_id"] or r["device_id"]
-        subject.device_keys.add(device_key(r["app_id"], dkey, r["event_id"]))
+        subject.device_keys.add(device_key(r["app_id"], dkey, r["event_id"], privacy_key))
     return subject
 
 
-def _sql_str(value: str) -> str:
+def _delta_str(value: str) -> str:
+    """``value`` as a string literal of a delta-rs (DataFusion) predicate: quotes doubled."""
     return "'" + value.replace("'", "''") + "'"
 
 
@@ -234,11 +238,11 @@ def landing_line_hits(lines: pa.Array | pa.ChunkedArray, subject: Subject) -> pa
     def canon(f: str, v: str) -> str:
         return f"lower({v})" if f in CASE_INSENSITIVE else v
 
-    in_json = " OR ".join(f"{canon(f, f'JSONExtractString(s, {_ch_str(f)})')} IN "
-                          f"(SELECT value FROM Python(ids) WHERE column = {_ch_str(f)})" for f in IDENTIFIER_COLUMNS)
+    in_json = " OR ".join(f"{canon(f, f'JSONExtractString(s, {sql_str(f)})')} IN "
+                          f"(SELECT value FROM Python(ids) WHERE column = {sql_str(f)})" for f in IDENTIFIER_COLUMNS)
     in_text = ("arrayExists(p -> (p[1], if(p[1] = 'device_id', lower(p[2]), p[2])) IN "
                "(SELECT column, value FROM Python(ids)), "
-               f"extractAllGroupsVertical(s, {_ch_str(_PAIRS_RE)}))")
+               f"extractAllGroupsVertical(s, {sql_str(_PAIRS_RE)}))")
     sql = (f"SELECT i FROM (SELECT i, toString(assumeNotNull(line)) AS s FROM Python(batch)) "
            f"WHERE if(isValidJSON(s), {in_json}, {in_text})")
     conn = chdb.connect(":memory:")
@@ -261,12 +265,12 @@ def _delete_predicate(rows: pa.Table, names: set[str]) -> str | None:
             continue
         if len(key) == 2:
             by_file: dict[str, list[int]] = {}
-            for f, n in zip(rows["source_file"].to_pylist(), rows["line_number"].to_pylist()):
+            for f, n in zip(rows["source_file"].to_pylist(), rows["line_number"].to_pylist(), strict=True):
                 by_file.setdefault(f, []).append(n)
-            return " OR ".join(f'("source_file" = {_sql_str(f)} AND "line_number" IN ({", ".join(map(str, ns))}))'
+            return " OR ".join(f'("source_file" = {_delta_str(f)} AND "line_number" IN ({", ".join(map(str, ns))}))'
                                for f, ns in sorted(by_file.items()))
         values = sorted(set(pc.cast(rows[key[0]], pa.string()).to_pylist()))
-        return f'"{key[0]}" IN ({", ".join(_sql_str(v) for v in values)})'
+        return f'"{key[0]}" IN ({", ".join(_delta_str(v) for v in values)})'
     return None
 
 
@@ -285,32 +289,17 @@ def expire_history(lake: Lake, name: str) -> int:
            and int(f.split("/")[-1].split(".")[0]) < version]
     if not old:
         return 0
-    if lake.uri(name).startswith("s3://"):
-        import boto3
-
-        bucket = lake.uri(name)[len("s3://"):].split("/", 1)[0]
-        endpoint = lake.storage_options.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or None
-        s3 = boto3.client("s3", endpoint_url=endpoint)
-        for i in range(0, len(old), 1000):
-            s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in old[i:i + 1000]]})
-    else:
-        for f in old:
-            Path(f).unlink(missing_ok=True)
+    fs, _ = filesystem(lake.root_uri, lake.storage_options)
+    for path in old:
+        fs.delete_file(path)
     return len(old)
 
 
 def _log_files(lake: Lake, name: str) -> list[str]:
-    """The files in a table's ``_delta_log`` (paths, or keys on S3)."""
-    uri = lake.uri(name)
-    if not uri.startswith("s3://"):
-        return [str(p) for p in Path(uri, "_delta_log").iterdir() if p.is_file()]
-    import boto3
-
-    bucket, _, prefix = uri[len("s3://"):].partition("/")
-    endpoint = lake.storage_options.get("aws_endpoint_url") or os.environ.get("AWS_ENDPOINT_URL") or None
-    s3 = boto3.client("s3", endpoint_url=endpoint)
-    return [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=f"{prefix.rstrip('/')}/_delta_log/") for o in page.get("Contents", [])]
+    """The files in a table's ``_delta_log`` (paths in the lake's filesystem)."""
+    fs, root = filesystem(lake.root_uri, lake.storage_options)
+    log = f"{root}/{name}/_delta_log"
+    return [i.path for i in fs.get_file_info(pafs.FileSelector(log, allow_not_found=True)) if i.is_file]
 
 
 def erase_delta(lake: Lake, subject: Subject) -> dict[str, int]:
@@ -365,7 +354,7 @@ def key_table(client, subject: Subject):
     """A table holding the subject's (column, value) pairs, dropped on exit: mutations and counts
     read the values from it, so no query text (``system.mutations``) holds one."""
     name = f"raw._erasure_keys_{uuid.uuid4().hex}"
-    client.command("CREATE DATABASE IF NOT EXISTS raw")
+    client.command(f"CREATE DATABASE IF NOT EXISTS {RAW}")
     client.command(f"CREATE TABLE {name} (`column` String, `value` String) ENGINE = Memory")
     try:
         keys = subject.keys()
@@ -377,7 +366,7 @@ def key_table(client, subject: Subject):
 
 
 def _ch_condition(columns: list[str], subject: Subject, keys: str) -> str:
-    return " OR ".join(f"`{c}` IN (SELECT `value` FROM {keys} WHERE `column` = {_ch_str(c)})"
+    return " OR ".join(f"`{c}` IN (SELECT `value` FROM {keys} WHERE `column` = {sql_str(c)})"
                        for c in sorted(columns) if subject.values_for(c))
 
 
@@ -475,15 +464,16 @@ def listed_values(subject: Subject, requested: Iterable[str]) -> set[str]:
 
 
 def erase(lake: Lake, client, store, identifiers: list[str], requested_by: str, request_id: str | None = None,
-          home: Path | str | None = None) -> ErasureReport:
-    """Erase everything of ``identifiers`` (a device's or a user's ids), verify, write the audit record.
+          home: Path | str | None = None, *, privacy_key: str, audit_salt: str) -> ErasureReport:
+    """Erase everything of ``identifiers`` (a device's or a user's ids), verify, write the audit record
+    (the request hashed with ``audit_salt``); ``privacy_key`` keys the device keys and the erasure list.
 
     Raises NotAnIdentifier before anything is written when one of them cannot be an identifier.
     The identifiers found go to the erasure list first, so a replay is refused even if a store fails."""
     identifiers = check_identifiers(identifiers, home)
     requested_at = datetime.now(UTC)
-    subject = resolve(lake, set(identifiers))
-    erasure_list.record(lake, listed_values(subject, identifiers))
+    subject = resolve(lake, set(identifiers), privacy_key)
+    erasure_list.record(lake, listed_values(subject, identifiers), privacy_key)
     with key_table(client, subject) as keys:
         deleted = {**erase_delta(lake, subject), **erase_clickhouse(client, subject, keys)}
         if store is not None:
@@ -491,11 +481,10 @@ def erase(lake: Lake, client, store, identifiers: list[str], requested_by: str, 
         left = remaining(lake, client, store, subject, keys)
     report = ErasureReport(request_id or str(uuid.uuid4()), requested_by, requested_at.isoformat(), deleted,
                            {k: v for k, v in left.items() if v})
-    salt = os.environ.get("UNMOGROWP_AUDIT_SALT", privacy_key())
     lake.append(AUDIT_TABLE, pa.table({
         "request_id": [report.request_id], "requested_by": [requested_by], "requested_at": [requested_at],
         "completed_at": [datetime.now(UTC)],
-        "subject_hash": [hashlib.sha256((salt + "|" + "|".join(sorted(set(identifiers)))).encode()).hexdigest()],
+        "subject_hash": [hashlib.sha256((audit_salt + "|" + "|".join(sorted(set(identifiers)))).encode()).hexdigest()],
         "identifiers_found": [len(subject.identifiers)], "events": [len(subject.event_ids)],
         "deleted": [json.dumps(deleted, sort_keys=True)], "verified": [report.verified]}))
     return report

@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 import chdb
 import pyarrow as pa
 
-from unmogrowp.contracts.base import sql_str
+from unmogrowp.clickhouse.statement import sql_str
 from unmogrowp.lake import Lake
-from unmogrowp.privacy.keys import privacy_key
+from unmogrowp.privacy.keys import DEFAULT_KEY
 
 ERASED_TABLE = "privacy/erased_identifiers"
 FIELDS = ("device_id", "idfv", "android_id", "user_id")  # the event contract's identifier fields
@@ -27,8 +27,8 @@ PAIRS_RE = r'"(?:device_id|idfv|android_id|user_id)"\s*:\s*"([^"\\]*)"'
 SCHEMA = pa.schema([("identifier_hash", pa.string()), ("erased_at", pa.timestamp("ms", tz="UTC"))])
 
 
-def identifier_hash(value: str, key: str | None = None) -> str:
-    return hashlib.sha256(f"{key if key is not None else privacy_key()}:erased:{value}".encode()).hexdigest()
+def identifier_hash(value: str, key: str) -> str:
+    return hashlib.sha256(f"{key}:erased:{value}".encode()).hexdigest()
 
 
 def load(lake: Lake) -> frozenset[str]:
@@ -37,8 +37,8 @@ def load(lake: Lake) -> frozenset[str]:
                      .to_pylist())
 
 
-def record(lake: Lake, identifiers: Iterable[str], key: str | None = None) -> int:
-    """Add the identifiers' hashes (those not yet listed); returns how many were added."""
+def record(lake: Lake, identifiers: Iterable[str], key: str) -> int:
+    """Add the identifiers' hashes under the privacy ``key`` (those not yet listed); returns how many were added."""
     new = sorted({identifier_hash(i, key) for i in identifiers if i} - load(lake))
     if new:
         now = datetime.now(UTC)
@@ -48,11 +48,11 @@ def record(lake: Lake, identifiers: Iterable[str], key: str | None = None) -> in
 
 
 def erased_lines(lines: pa.Array | pa.ChunkedArray, hashes: frozenset[str],
-                 key: str | None = None) -> pa.BooleanArray:
+                 key: str = DEFAULT_KEY) -> pa.BooleanArray:
     """True for each raw landing line whose identifier fields hold an erased identifier.
 
     Lines that are not JSON objects carry no identifier field and are never dropped here (they
-    are quarantined by silver as usual).
+    are quarantined by silver as usual). ``key``: the privacy key the list was recorded with.
     """
     n = len(lines)
     if not hashes or not n:
@@ -72,7 +72,7 @@ def erased_lines(lines: pa.Array | pa.ChunkedArray, hashes: frozenset[str],
            "FROM (SELECT toString(assumeNotNull(line)) AS s FROM Python(batch))")
     conn = chdb.connect(":memory:")
     try:
-        out = conn.query(sql, "ArrowTable", params={"key": key if key is not None else privacy_key()})
+        out = conn.query(sql, "ArrowTable", params={"key": key})
     finally:
         conn.close()
     return out["hit"].combine_chunks() if out.num_rows else pa.array([False] * n, pa.bool_())

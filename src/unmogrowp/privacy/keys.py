@@ -1,9 +1,9 @@
 """Keyed pseudonyms for device ids and IPs, and IP truncation (SPEC §8).
 
 Raw identifiers live only in bronze, silver and their ClickHouse mirror (``raw``). Every analytics
-table (marts, feature tables, the online store) carries these instead. The key comes from the
-environment (``UNMOGROWP_DEVICE_KEY_SALT``); Python, Spark (``features.py``) and dbt (the ``device_key``
-macro) compute the same values: ``sha256(key:app:id)`` for a device,
+table (marts, feature tables, the online store) carries these instead. The key is the settings'
+``privacy_key`` (``UNMOGROWP_DEVICE_KEY_SALT``), passed in; Python, Spark (``features.py``) and dbt (the
+``device_key`` macro) compute the same values: ``sha256(key:app:id)`` for a device,
 ``sha256(key:ip:address)`` for an IP (not per app, so one address is one key across apps).
 """
 
@@ -11,26 +11,20 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import os
 
-KEY_ENV = "UNMOGROWP_DEVICE_KEY_SALT"
 IPV4_PREFIX = 24
 IPV6_PREFIX = 48
+DEFAULT_KEY = "local-dev-salt"  # the development key (dbt's `unmogrowp__device_key_salt` default too)
 
 
-def privacy_key() -> str:
-    """The secret of the keyed hashes; a fixed development key when the variable is unset."""
-    return os.environ.get(KEY_ENV, "local-dev-salt")
-
-
-def device_key(app_id: str, device_id: str | None, event_id: str) -> str:
+def device_key(app_id: str, device_id: str | None, event_id: str, key: str) -> str:
     """dbt's ``device_key``: the device's vendor id or ad id, or the event itself when it has none."""
     value = device_id if device_id is not None else f"event:{event_id}"
-    return hashlib.sha256(f"{privacy_key()}:{app_id}:{value}".encode()).hexdigest()
+    return hashlib.sha256(f"{key}:{app_id}:{value}".encode()).hexdigest()
 
 
-def ip_key(ip: str | None) -> str | None:
-    return None if ip is None else hashlib.sha256(f"{privacy_key()}:ip:{ip}".encode()).hexdigest()
+def ip_key(ip: str | None, key: str) -> str | None:
+    return None if ip is None else hashlib.sha256(f"{key}:ip:{ip}".encode()).hexdigest()
 
 
 def truncate_ip(ip: str | None) -> str | None:

@@ -12,7 +12,7 @@ for the same day changes nothing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -20,15 +20,17 @@ import pyarrow.compute as pc
 from unmogrowp.ingest import warehouse
 from unmogrowp.ingest.events import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SCHEMA
 from unmogrowp.lake import Lake
+from unmogrowp.privacy import RAW_DAYS, SILVER_DAYS
 from unmogrowp.privacy.keys import truncate_ip
+from unmogrowp.windows import day_bounds
 
 RAW_LINE_TABLES = (BRONZE_EVENTS, QUARANTINE_EVENTS)
 
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    raw_days: int = 30  # landing lines kept, and full IPs
-    silver_days: int = 395  # silver rows (13 months: a year of cohorts and its comparison month)
+    raw_days: int = RAW_DAYS  # landing lines kept, and full IPs
+    silver_days: int = SILVER_DAYS  # silver rows
 
     def __post_init__(self):
         if not 0 < self.raw_days <= self.silver_days:
@@ -78,8 +80,8 @@ def truncate_silver_ips(lake: Lake, client, day: str) -> int:
     data = data.set_column(data.schema.get_field_index("ip"), "ip", ips)
     lake.replace_where(SILVER_EVENTS, data, f"landing_date = '{day}'", ["landing_date"])
     lake.table(SILVER_EVENTS).vacuum(retention_hours=0, enforce_retention_duration=False, dry_run=False)
-    start = datetime.combine(date.fromisoformat(day), time(), tzinfo=UTC)
-    warehouse.load_events(client, lake, start, start + timedelta(days=1))
+    d = date.fromisoformat(day)
+    warehouse.load_events(client, lake, *day_bounds(d, d))
     return n
 
 

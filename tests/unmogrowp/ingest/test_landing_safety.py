@@ -296,8 +296,8 @@ def test_erased_identifiers_are_dropped_at_ingestion_and_counted(tmp_path, monke
     raw = gzip.decompress(batch(0, 3, user_id="keep-me")) + gzip.decompress(batch(10, 2, user_id="erase-me"))
     store.write_bytes(event_key("com.x", HOUR, "b"), gzip.compress(raw))
     lake = Lake((tmp_path / "lake").as_uri())
-    monkeypatch.setattr(erasure_list, "privacy_key", lambda: "test-key")
-    assert erasure_list.record(lake, ["erase-me"]) == 1
+    monkeypatch.setenv("UNMOGROWP_DEVICE_KEY_SALT", "test-key")  # the settings' key, which bronze uses
+    assert erasure_list.record(lake, ["erase-me"], "test-key") == 1
     bronze, silver = ingest(lake, store)
     assert (bronze.lines, bronze.lines_erased) == (3, 2)  # a file's lines = bronze lines + erased
     assert silver.loaded == 3 and silver.reconciles
@@ -353,17 +353,13 @@ def test_bronze_events_asset_reports_bad_keys_instead_of_failing(tmp_path):
     """The issue's payload: a directory hr=24 failed `bronze_events` for the whole day."""
     import dagster as dg
 
-    from assets.ingest import build_ingest_assets
-    from assets.partitions import daily_partitions, hourly_partitions
+    from assets.ingest import bronze_events, silver_events
     from assets.resources import LakeResource, LandingResource
-    from unmogrowp.config import load_settings
 
     store = LandingStore(str(tmp_path / "landing"))
     store.write_bytes(event_key("com.x", DAY, "good"), batch(0, 2))
     store.write_bytes("events/app_id=com.x/dt=2026-09-01/hr=24/b.json.gz", batch(10, 2))
-    settings = load_settings({"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_PARTITIONS_START": "2026-09-01"})
-    bronze, silver = build_ingest_assets(hourly_partitions(settings), daily_partitions(settings))[:2]
-    result = dg.materialize([bronze, silver], partition_key="2026-09-01-00:00", resources={
+    result = dg.materialize([bronze_events, silver_events], partition_key="2026-09-01-00:00", resources={
         "lake": LakeResource(root_uri=(tmp_path / "lake").as_uri()),
         "landing": LandingResource(root_uri=str(tmp_path / "landing"))})
     assert result.success
@@ -376,15 +372,10 @@ def test_bronze_events_asset_reports_bad_keys_instead_of_failing(tmp_path):
 
 
 def test_the_ingest_assets_hold_the_landing_pool():
-    from assets.ingest import LANDING_POOL, build_ingest_assets
-    from assets.partitions import daily_partitions, hourly_partitions
-    from unmogrowp.config import load_settings
+    from assets.ingest import LANDING_POOL, bronze_events, cost_reports
 
-    settings = load_settings({"UNMOGROWP_HOME": "/tmp/none", "UNMOGROWP_PARTITIONS_START": "2026-09-01"})
-    assets = {a.key.to_user_string(): a for a in build_ingest_assets(hourly_partitions(settings),
-                                                                     daily_partitions(settings))}
-    for name in ("bronze_events", "cost_reports"):
-        assert assets[name].op.pool == LANDING_POOL
+    for asset in (bronze_events, cost_reports):
+        assert asset.op.pool == LANDING_POOL
 
 
 # -- review of issue 15: size limits near real batches, bounded commits --------------------------------
@@ -637,10 +628,8 @@ def test_a_file_rewritten_after_a_load_without_checksums_is_loaded_again(tmp_pat
 def test_a_multi_day_bronze_run_lists_the_landing_zone_once(tmp_path, monkeypatch):
     import dagster as dg
 
-    from assets.ingest import build_ingest_assets
-    from assets.partitions import daily_partitions, hourly_partitions
+    from assets.ingest import bronze_events
     from assets.resources import LakeResource, LandingResource
-    from unmogrowp.config import load_settings
 
     store = LandingStore(str(tmp_path / "landing"))
     for d in range(3):
@@ -649,9 +638,7 @@ def test_a_multi_day_bronze_run_lists_the_landing_zone_once(tmp_path, monkeypatc
     calls = []
     real = LandingStore.list
     monkeypatch.setattr(LandingStore, "list", lambda self, prefix="": calls.append(prefix) or real(self, prefix))
-    settings = load_settings({"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_PARTITIONS_START": "2026-09-01"})
-    bronze = build_ingest_assets(hourly_partitions(settings), daily_partitions(settings))[0]
-    result = dg.materialize([bronze], tags={"dagster/asset_partition_range_start": "2026-09-01-00:00",
+    result = dg.materialize([bronze_events], tags={"dagster/asset_partition_range_start": "2026-09-01-00:00",
                                             "dagster/asset_partition_range_end": "2026-09-03-23:00"},
                             resources={"lake": LakeResource(root_uri=(tmp_path / "lake").as_uri()),
                                        "landing": LandingResource(root_uri=str(tmp_path / "landing"))})

@@ -11,8 +11,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.definitions import EVENTS_JOB, build_definitions
 from assets.resources import LandingResource
+from orchestration.definitions import EVENTS_JOB, build_definitions
 from tests.conftest import free_port
 from unmogrowp.config import load_settings
 from unmogrowp.generator.simulate import SimConfig
@@ -39,6 +39,15 @@ def s3():
     server.stop()
 
 
+def _lake(uri: str) -> Lake:
+    """A lake on the test's bucket, with the object-store options of the settings (AWS_* of the fixture)."""
+    return Lake(uri, load_settings().storage_options(uri))
+
+
+def _store(uri: str) -> LandingStore:
+    return LandingStore(uri, load_settings().storage_options(uri))
+
+
 def _files_holding(s3, needle: str) -> list[str]:
     """Parquet files under lake/ (current or not) with a text or binary value containing ``needle``,
     read decoded (pages are compressed)."""
@@ -60,7 +69,7 @@ def test_landing_bronze_and_silver_on_s3(s3, tmp_path):
     generate("s3://lakehouse/demo", 1, date(2026, 9, 1), date(2026, 9, 1), seed=5,
              config=SimConfig(installs_per_day=150), progress=False, truncated_file_share=0.0)
     manifest = json.loads(s3.get_object(Bucket="lakehouse", Key="demo/answers/manifest.json")["Body"].read())
-    store = LandingStore("s3://lakehouse/demo/landing")
+    store = _store("s3://lakehouse/demo/landing")
     files = [f for f in store.list() if f.kind == "events"]
     assert len(files) == manifest["event_files"]
 
@@ -71,7 +80,7 @@ def test_landing_bronze_and_silver_on_s3(s3, tmp_path):
     hours = {r.partition_key for r in result.run_requests if r.job_name == EVENTS_JOB}
     assert hours == {f.event_hour.strftime("%Y-%m-%d-%H:00") for f in files}
 
-    lake = Lake("s3://lakehouse/lake")
+    lake = _lake("s3://lakehouse/lake")
     start = datetime(2026, 9, 1, tzinfo=UTC)
     end = start + timedelta(days=5)
     bronze = ev.load_bronze(lake, store, ev.event_files(store, start, end), start, end)
@@ -89,7 +98,7 @@ def test_landing_bronze_and_silver_on_s3(s3, tmp_path):
     assert lake.tables() == [ev.BRONZE_EVENTS, ev.SILVER_EVENTS, ev.QUARANTINE_EVENTS]
     device = next(d for d in lake.read(ev.SILVER_EVENTS, columns=["device_id"])["device_id"].to_pylist() if d)
     assert _files_holding(s3, device)
-    subject = erasure.resolve(lake, {device})
+    subject = erasure.resolve(lake, {device}, load_settings().privacy_key)
     deleted = erasure.erase_delta(lake, subject)
     assert deleted[f"delta:{ev.SILVER_EVENTS}"] == len(subject.event_ids) > 0
     assert deleted[f"delta:{ev.BRONZE_EVENTS}"] >= len(subject.event_ids)
@@ -100,8 +109,9 @@ def test_landing_bronze_and_silver_on_s3(s3, tmp_path):
 _APPENDER = """
 import sys
 import pyarrow as pa
+from unmogrowp.config import load_settings
 from unmogrowp.lake import Lake
-lake = Lake("s3://lakehouse/concurrent")
+lake = Lake("s3://lakehouse/concurrent", load_settings().storage_options("s3://lakehouse/concurrent"))
 for i in range(int(sys.argv[2])):
     lake.append("t", pa.table({"writer": [sys.argv[1]], "i": [i]}))
 """
@@ -113,7 +123,7 @@ def test_concurrent_writers_on_s3_lose_no_commit(s3):
     import subprocess
     import sys
 
-    lake = Lake("s3://lakehouse/concurrent")
+    lake = _lake("s3://lakehouse/concurrent")
     lake.append("t", pa.table({"writer": ["init"], "i": [0]}))
     procs = [subprocess.Popen([sys.executable, "-c", _APPENDER, w, "20"], stderr=subprocess.PIPE, text=True)
              for w in ("backfill", "hourly")]
@@ -131,7 +141,7 @@ def test_bad_keys_and_changed_objects_on_s3(s3):
 
     from unmogrowp.landing import event_key
 
-    store = LandingStore("s3://lakehouse/changing/landing")
+    store = _store("s3://lakehouse/changing/landing")
     hour = datetime(2026, 9, 1, 5, tzinfo=UTC)
     line = {"app_id": "com.x", "event_type": "session_start", "event_ts": "2026-09-01T05:10:00.000Z",
             "received_ts": "2026-09-01T05:10:01.000Z", "platform": "ios"}
@@ -140,9 +150,10 @@ def test_bad_keys_and_changed_objects_on_s3(s3):
     key = event_key("com.x", hour, "b")
     store.write_bytes(key, body(2))
     for bad in ("events/app_id=com.x/dt=2026-09-01/hr=24/b.json.gz", "events/app_id=../dt=2026-09-01/hr=05/b.json.gz",
-                "events/app_id=com.x/dt=2026-09-01/hr=05/.hidden.json.gz", "events/app_id=com.x/dt=2026-09-01//b.json.gz"):
+                "events/app_id=com.x/dt=2026-09-01/hr=05/.hidden.json.gz",
+                "events/app_id=com.x/dt=2026-09-01//b.json.gz"):
         store.write_bytes(bad, body(1))
-    lake = Lake("s3://lakehouse/changing/lake")
+    lake = _lake("s3://lakehouse/changing/lake")
     start, end = hour.replace(hour=0), hour.replace(hour=0) + timedelta(days=1)
     first = ev.load_bronze(lake, store, ev.event_files(store, start, end), start, end)
     assert first.bad_keys == {"bad_landing_key:hour": 1, "bad_landing_key:app_id": 1, "bad_landing_key:hidden": 2}
@@ -163,7 +174,7 @@ def test_an_object_gone_or_rewritten_between_listing_and_get_is_retried_next_run
     from unmogrowp.ingest import cost as co
     from unmogrowp.landing import cost_key, event_key
 
-    store = LandingStore("s3://lakehouse/racing/landing")
+    store = _store("s3://lakehouse/racing/landing")
     hour = datetime(2026, 9, 1, 5, tzinfo=UTC)
     line = {"app_id": "com.x", "event_type": "session_start", "event_ts": "2026-09-01T05:10:00.000Z",
             "received_ts": "2026-09-01T05:10:01.000Z", "platform": "ios"}
@@ -173,7 +184,7 @@ def test_an_object_gone_or_rewritten_between_listing_and_get_is_retried_next_run
     gone, rewritten, kept = (event_key("com.x", hour, b) for b in ("gone", "rewritten", "kept"))
     for key in (gone, rewritten, kept):
         store.write_bytes(key, body(0 if key == gone else 10 if key == rewritten else 20, 2))
-    lake = Lake("s3://lakehouse/racing/lake")
+    lake = _lake("s3://lakehouse/racing/lake")
     start, end = hour, hour + timedelta(hours=1)
     files = ev.event_files(store, start, end)
     s3.delete_object(Bucket="lakehouse", Key=f"racing/landing/{gone}")

@@ -11,9 +11,9 @@ import pytest
 from dagster import RunsFilter
 
 from ml import feature_store as fstore
+from orchestration import cli
 from orchestration.jobs import ERASURE_JOB
 from orchestration.pipeline import dagster_home
-from orchestration import cli
 from unmogrowp.ingest.events import SILVER_EVENTS
 from unmogrowp.lake import Lake
 from unmogrowp.privacy import erasure, erasure_list
@@ -57,7 +57,7 @@ def test_erase_a_device_everywhere(lakehouse, monkeypatch, capsys):
         "SELECT any(i.device_id) FROM staging.stg_sdk__installs AS i INNER JOIN marts.fct_installs AS f "
         "ON f.install_id = i.install_id WHERE f.attribution_status = 'attributed' AND i.device_id IS NOT NULL "
         "AND i.device_key IN (SELECT device_key FROM staging.stg_sdk__app_events WHERE event_type = 'purchase')")
-    subject = erasure.resolve(lake, {device_id})
+    subject = erasure.resolve(lake, {device_id}, settings.privacy_key)
     assert subject.install_ids and subject.touch_ids and len(subject.event_ids) > 3
     store = fstore.get_store(fstore.StoreTarget.of(settings))
     device_key = next(iter(subject.device_keys & _online_keys(store, subject)))
@@ -132,4 +132,4 @@ def _online_keys(store, subject) -> set[str]:
     keys = sorted(subject.device_keys)
     got = store.get_online_features(features=["device_fraud_features:ip_installs_24h"],
                                     entity_rows=[{"device_key": k} for k in keys]).to_dict()
-    return {k for k, v in zip(keys, got["ip_installs_24h"]) if v is not None}
+    return {k for k, v in zip(keys, got["ip_installs_24h"], strict=True) if v is not None}

@@ -20,6 +20,7 @@ import pytest
 
 from tests.conftest import private_clickhouse
 from unmogrowp.clickhouse import manager
+from unmogrowp.config import load_settings
 from unmogrowp.ingest import events as ev
 from unmogrowp.ingest import warehouse
 from unmogrowp.lake import Lake
@@ -33,6 +34,7 @@ VICTIM = "3f2a9c1e-7b44-4d2e-9a51-0c6de2b8f7a1"  # IDFA, as silver keeps it (low
 VICTIM_IDFV = "8C1D2E3F-4A5B-4C6D-8E7F-901A2B3C4D5E"
 VICTIM_USER = "cust-4242424"
 OTHER = "9b8a7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"
+KEY = load_settings().privacy_key  # the key of bronze's erasure-list check
 
 # refused: the payload of issue 15, enum values of the data, placeholders, too short, whitespace
 REFUSED = {
@@ -208,7 +210,8 @@ def test_generated_variants_match_exactly_by_field():
                   json.dumps({"device_id": [ident]}), json.dumps({"device_id": {"id": ident}}), json.dumps([ident])]
         expected = [m for _, _, m in cases] + [False] * 5
         got = erasure.landing_line_hits(pa.array(lines), erasure.Subject(identifiers={ident})).to_pylist()
-        wrong = [(c, g) for c, g, e in zip(cases + [("json", "other", False)] * 5, got, expected) if g != e]
+        labels = cases + [("json", "other", False)] * 5
+        wrong = [(c, g) for c, g, e in zip(labels, got, expected, strict=True) if g != e]
         assert not wrong, (ident, wrong)
 
 
@@ -220,7 +223,7 @@ def test_ios_is_refused_and_nothing_is_written(landed):
     assert ios_lines > 200  # the payload: a value on nearly every line
     for payload in (["ios"], [VICTIM, "ios"], ["00000000-0000-0000-0000-000000000000"], ["session_start"]):
         with pytest.raises(erasure.NotAnIdentifier):
-            erasure.erase(lake, client, None, payload, "dpo@example.com")
+            erasure.erase(lake, client, None, payload, "dpo@example.com", privacy_key=KEY, audit_salt=KEY)
     assert _versions(lake) == versions and _counts(lake, client) == counts
     assert not lake.exists(erasure.AUDIT_TABLE) and not lake.exists(erasure_list.ERASED_TABLE)
 
@@ -231,14 +234,14 @@ def erased(landed):
     home, lake, store, client = landed
     bronze = lake.read(ev.BRONZE_EVENTS)
     before = _counts(lake, client)
-    victim_lines = {(f, n) for f, n in zip(bronze["source_file"].to_pylist(), bronze["line_number"].to_pylist())
-                    if f == VICTIM_FILE}
+    victim_lines = {(f, n) for f, n in zip(bronze["source_file"].to_pylist(), bronze["line_number"].to_pylist(),
+                                           strict=True) if f == VICTIM_FILE}
     others = {name: {tuple(r.values()) for r in lake.read(name).drop_columns(["loaded_at"]).to_pylist()
                      if r["source_file"] != VICTIM_FILE}
               for name in (ev.BRONZE_EVENTS, ev.SILVER_EVENTS, ev.QUARANTINE_EVENTS)}
     others_ch = client.query("SELECT event_id FROM raw.events WHERE source_file != {f:String} ORDER BY event_id",
                              parameters={"f": VICTIM_FILE}).result_rows
-    report = erasure.erase(lake, client, None, [VICTIM], "dpo@example.com")
+    report = erasure.erase(lake, client, None, [VICTIM], "dpo@example.com", privacy_key=KEY, audit_salt=KEY)
     return home, lake, store, client, report, before, victim_lines, others, others_ch
 
 
@@ -326,7 +329,7 @@ def test_the_erasure_list_flags_the_victims_landing_lines_only(erased):
     assert len(hashes) >= 3 and not any(i in str(sorted(hashes)) for i in RAW_IDS)
     for key, victim in ((VICTIM_FILE, True), (OTHERS_FILE, False)):
         lines = gzip.decompress((home / "landing" / key).read_bytes()).decode().splitlines()
-        flagged = erasure_list.erased_lines(pa.array(lines, pa.large_binary()), hashes).to_pylist()
+        flagged = erasure_list.erased_lines(pa.array(lines, pa.large_binary()), hashes, KEY).to_pylist()
         # all the victim's lines (the cut-off last one too, read as its "field": "value" pairs)
         assert flagged == [victim] * len(lines), key
 

@@ -16,12 +16,11 @@ RAW_ZONES = ("bronze/", "silver/", "landing/")  # where raw identifiers may live
 ID_COLUMNS = ("device_id", "idfv", "android_id", "ip")
 
 
-def test_keys_and_truncation(monkeypatch):
-    monkeypatch.setenv(keys.KEY_ENV, "k1")
-    a = keys.ip_key("203.0.113.9")
-    monkeypatch.setenv(keys.KEY_ENV, "k2")
-    assert keys.ip_key("203.0.113.9") != a  # keyed: another key, another pseudonym
-    assert keys.ip_key(None) is None
+def test_keys_and_truncation():
+    a = keys.ip_key("203.0.113.9", "k1")
+    assert keys.ip_key("203.0.113.9", "k2") != a  # keyed: another key, another pseudonym
+    assert keys.ip_key(None, "k1") is None
+    assert keys.device_key("app", "dev", "e1", "k1") != keys.device_key("app", "dev", "e1", "k2")
     assert keys.truncate_ip("203.0.113.9") == "203.0.113.0/24"
     assert keys.truncate_ip("2001:db8:abcd:12:1:2:3:4") == "2001:db8:abcd::/48"
     assert keys.truncate_ip("::ffff:198.51.100.7") == "198.51.100.0/24"
@@ -50,7 +49,8 @@ def test_no_clickhouse_table_outside_raw_holds_a_raw_identifier(pipeline_run, ra
     by_table: dict[str, list[str]] = {}
     for db, table, col in columns:
         by_table.setdefault(f"`{db}`.`{table}`", []).append(col)
-    assert {"`marts`.`fct_installs`", "`marts`.`fct_reengagements`", "`marts`.`mta_nonconverting_paths`"} <= set(by_table)
+    assert {"`marts`.`fct_installs`", "`marts`.`fct_reengagements`",
+            "`marts`.`mta_nonconverting_paths`"} <= set(by_table)
     ch.command("CREATE TEMPORARY TABLE needles (v String)")  # the client's session keeps it
     ch.insert("needles", [[v] for v in needles], column_names=["v"])
     leaks = {}
@@ -93,6 +93,6 @@ def test_install_features_carry_keyed_ip_and_network(pipeline_run):
     assert len(with_ip) > 0.9 * len(feats)
     for f in with_ip:
         raw = silver[f["install_id"]]
-        assert f["ip_key"] == keys.ip_key(raw)
+        assert f["ip_key"] == keys.ip_key(raw, pipeline_run.settings.privacy_key)
         assert ipaddress.ip_address(raw) in ipaddress.ip_network(f["ip_network"])
         assert f["ip_network"].endswith(("/24", "/48"))

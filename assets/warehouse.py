@@ -1,5 +1,4 @@
-"""The ClickHouse databases every later layer writes into."""
-
+"""The ClickHouse databases every later layer writes into, and the deployment's own attribution config."""
 
 from pathlib import Path
 
@@ -7,8 +6,15 @@ import dagster as dg
 
 from assets.resources import ClickHouseResource
 from unmogrowp import attribution_config
+from unmogrowp.warehouse import DBT, RAW
 
-WAREHOUSE_DATABASES = ("raw", "analytics")
+WAREHOUSE_DATABASES = (RAW, DBT)
+
+
+class UserConfigResource(dg.ConfigurableResource):
+    """Where the deployment's attribution config lives: ``home``/config/<table>.csv (UNMOGROWP_HOME)."""
+
+    home: str
 
 
 @dg.asset(group_name="platform", kinds={"clickhouse"})
@@ -30,22 +36,19 @@ def warehouse_databases(context: dg.AssetExecutionContext, clickhouse: ClickHous
     })
 
 
-def build_user_config(home: Path):
-    specs = [dg.AssetSpec(["config_user", name], group_name="platform", kinds={"clickhouse", "csv"},
-                          deps=[warehouse_databases],
-                          description=f"`UNMOGROWP_HOME/config/{name}.csv` (columns of the `{name}` seed), "
-                                      f"before the defaults in `stg_config__{name}`; empty without a file.")
-             for name in attribution_config.TABLES]
-
-    @dg.multi_asset(specs=specs, name="attribution_user_config")
-    def attribution_user_config(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource):
-        """The deployment's own attribution config: CSV files under `UNMOGROWP_HOME/config/` named
-        and shaped like the seeds loaded into `config_user.*`; the `stg_config__*` views put them
-        before the defaults. New networks, apps and currencies need no edit of tracked files."""
-        counts = attribution_config.load_user_config(clickhouse.get_client(), home)
-        directory = attribution_config.user_dir(home)
-        for name, rows in counts.items():
-            yield dg.MaterializeResult(asset_key=["config_user", name], metadata={
-                "rows": rows, "file": str(directory / f"{name}.csv")})
-
-    return attribution_user_config
+@dg.multi_asset(name="attribution_user_config", specs=[
+    dg.AssetSpec(["config_user", name], group_name="platform", kinds={"clickhouse", "csv"}, deps=[warehouse_databases],
+                 description=f"`UNMOGROWP_HOME/config/{name}.csv` (columns of the `{name}` seed), "
+                             f"before the defaults in `stg_config__{name}`; empty without a file.")
+    for name in attribution_config.TABLES])
+def user_config(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource,
+                user_config_dir: UserConfigResource):
+    """The deployment's own attribution config: CSV files under `UNMOGROWP_HOME/config/` named
+    and shaped like the seeds loaded into `config_user.*`; the `stg_config__*` views put them
+    before the defaults. New networks, apps and currencies need no edit of tracked files."""
+    home = Path(user_config_dir.home)
+    counts = attribution_config.load_user_config(clickhouse.get_client(), home)
+    directory = attribution_config.user_dir(home)
+    for name, rows in counts.items():
+        yield dg.MaterializeResult(asset_key=["config_user", name], metadata={
+            "rows": rows, "file": str(directory / f"{name}.csv")})

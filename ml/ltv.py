@@ -1,7 +1,7 @@
 """Predicted LTV (SPEC §6): cumulative revenue per install at a horizon from its first days.
 
-The frame is built in ClickHouse (installs from ``fct_installs``, activity from the staging view,
-revenue in USD at the event day's rate); LightGBM (Tweedie) learns the horizon revenue from the
+The frame is read from dbt's ``fs_install_activity_daily`` (per install and day, activity and revenue
+in USD at the event day's rate); LightGBM (Tweedie) learns the horizon revenue from the
 early-days behaviour, source, geo and device. Backtest: train on the older matured cohorts, report
 MAPE of the summed prediction per held-out cohort (install date) and per source.
 """
@@ -20,6 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OrdinalEncoder
 
 from ml import tracking
+from unmogrowp.warehouse import MARTS, STAGING
 
 MODEL_NAME = "ltv_regressor"
 EXPERIMENT = "ltv"
@@ -28,73 +29,39 @@ NUMERIC = ("sessions_d0", "sessions_early", "events_early", "purchases_early", "
            "revenue_usd_early", "active_days_early")
 
 
-# the installs an LTV is predicted for (first installs, attributed or organic)
-# the moment each app's data is complete to: dbt's int_cohorts__as_of without a given as-of
-AS_OF_SQL = "SELECT app_id, max(event_ts) AS as_of_ts FROM raw.events GROUP BY app_id"
-MEMBERS = """
-    SELECT install_id, app_id, device_key, install_ts, toDate(install_ts) AS install_date, platform,
-           media_source, ifNull(country, '') AS country
-    FROM marts.fct_installs
-    WHERE install_kind = 'install' AND attribution_status IN ('attributed', 'organic')
-"""
 # the CLV baseline's inputs per install (ml.clv summary, periods of one hour, times in days)
 CLV_COLUMNS = {"frequency": "clv_frequency", "recency": "clv_recency", "T": "clv_T", "monetary_value": "clv_monetary"}
 CLV_PERIOD = "h"
-
-
-def frame_sql(early_days: int, horizon_days: int, features: bool = True) -> str:
-    """Per install: early-days features (unless ``features`` is False: then the install time for a
-    Feast point-in-time read instead), the horizon revenue (USD), and whether the early days and
-    the horizon are observed."""
-    columns = ("m.platform AS platform, m.media_source AS media_source, m.country AS country, "
-               + ", ".join(f"ifNull(a.{c}, 0) AS {c}" for c in NUMERIC)) if features else "m.install_ts AS install_ts"
-    return f"""
-WITH members AS ({MEMBERS}),
-events AS (
-    SELECT m.install_id AS install_id, e.event_type AS event_type, toDate(e.event_ts) AS event_date,
-           intDiv(toUnixTimestamp64Milli(e.event_ts) - toUnixTimestamp64Milli(m.install_ts), 86400000) AS day_n,
-           e.revenue AS revenue, ifNull(e.currency, '') AS currency
-    FROM staging.stg_sdk__app_events AS e
-    INNER JOIN members AS m ON m.app_id = e.app_id AND m.device_key = e.device_key
-    WHERE e.event_ts >= m.install_ts
-),
-usd AS (
-    SELECT ev.install_id AS install_id, ev.event_type AS event_type, ev.day_n AS day_n,
-           if(ev.revenue IS NULL OR fx.units_per_usd = 0, 0, ev.revenue / fx.units_per_usd) AS usd
-    FROM events AS ev
-    ASOF LEFT JOIN staging.stg_config__fx_rates AS fx ON fx.currency = ev.currency AND fx.rate_date <= ev.event_date
-),
-agg AS (
-    SELECT install_id,
-           countIf(event_type = 'session_start' AND day_n = 0) AS sessions_d0,
-           countIf(event_type = 'session_start' AND day_n < {early_days}) AS sessions_early,
-           countIf(day_n < {early_days}) AS events_early,
-           countIf(event_type = 'purchase' AND day_n < {early_days}) AS purchases_early,
-           sumIf(usd, event_type = 'purchase' AND day_n < {early_days}) AS iap_usd_early,
-           sumIf(usd, event_type = 'ad_revenue' AND day_n < {early_days}) AS ad_usd_early,
-           sumIf(usd, day_n < {early_days}) AS revenue_usd_early,
-           uniqExactIf(day_n, day_n < {early_days}) AS active_days_early,
-           sumIf(usd, day_n < {horizon_days}) AS revenue_usd_horizon
-    FROM usd GROUP BY install_id
-),
-as_of AS ({AS_OF_SQL})
-SELECT m.install_id AS install_id, m.app_id AS app_id, m.install_date AS install_date, {columns},
-       ifNull(a.revenue_usd_horizon, 0) AS revenue_usd_horizon,
-       ifNull(m.install_ts + toIntervalDay({horizon_days}) <= o.as_of_ts, false) AS is_mature,
-       ifNull(m.install_ts + toIntervalDay({early_days}) <= o.as_of_ts, false) AS early_observed
-FROM members AS m
-LEFT JOIN agg AS a ON a.install_id = m.install_id
-LEFT JOIN as_of AS o ON o.app_id = m.app_id
-SETTINGS join_use_nulls = 1
-"""
-
-
 # the model's early-days columns from Feast's install_activity view (cumulative at install + E days)
 FEAST_COLUMNS = {"sessions_d0": "sessions_d0", "sessions_cum": "sessions_early", "events_cum": "events_early",
                  "purchases_cum": "purchases_early", "iap_usd_cum": "iap_usd_early", "ad_usd_cum": "ad_usd_early",
                  "revenue_usd_cum": "revenue_usd_early", "active_days_cum": "active_days_early",
                  "platform": "platform", "media_source": "media_source", "country": "country"}
 FEATURE_SERVICE = "ltv_model_v1"  # Feast: ml/feature_repo/definitions.py
+# per new install and elapsed day N, its activity over days 0..N, once day N is over (dbt)
+ACTIVITY = f"{MARTS}.fs_install_activity_daily"
+
+
+def frame_sql(early_days: int, horizon_days: int, features: bool = True) -> str:
+    """Per install of ``fs_install_activity_daily``: its early-days features, the cumulative values at
+    day early_days - 1 (unless ``features`` is False: then the install time for a Feast point-in-time
+    read instead), the horizon revenue (USD) at day horizon_days - 1 (at most the mart's last day,
+    ``unmogrowp__cohort_max_day``), each the latest day known while that day is not over, and whether
+    the early days and the horizon are over."""
+    early, horizon = early_days - 1, horizon_days - 1
+    if features:
+        columns = ", ".join([*(f"any({c}) AS {c}" for c in CATEGORICAL),
+                             *(f"argMaxIf({src}, day_n, day_n <= {early}) AS {dst}"
+                               for src, dst in FEAST_COLUMNS.items() if dst in NUMERIC)])
+    else:  # day N is known at install_ts + N + 1 days
+        columns = "anyIf(feature_ts, day_n = 0) - toIntervalDay(1) AS install_ts"
+    return f"""
+SELECT install_id, any(app_id) AS app_id, any(install_date) AS install_date, {columns},
+       argMaxIf(revenue_usd_cum, day_n, day_n <= {horizon}) AS revenue_usd_horizon,
+       countIf(day_n = {horizon}) > 0 AS is_mature, countIf(day_n = {early}) > 0 AS early_observed
+FROM {ACTIVITY}
+GROUP BY install_id
+"""
 
 
 def _tidy(df: pd.DataFrame) -> pd.DataFrame:
@@ -108,14 +75,14 @@ def _tidy(df: pd.DataFrame) -> pd.DataFrame:
 
 def purchases_sql() -> str:
     """Every in-app purchase per app and device key, in USD at the event day's rate (NULL if none)."""
-    return """
+    return f"""
 WITH p AS (
     SELECT app_id, device_key, event_ts, revenue, ifNull(currency, '') AS currency, toDate(event_ts) AS event_date
-    FROM staging.stg_sdk__app_events WHERE event_type = 'purchase'
+    FROM {STAGING}.stg_sdk__app_events WHERE event_type = 'purchase'
 )
 SELECT p.app_id AS app_id, p.device_key AS device_key, p.event_ts AS event_ts, p.revenue AS revenue,
        p.currency AS currency, if(p.revenue IS NULL OR fx.units_per_usd = 0, NULL, p.revenue / fx.units_per_usd) AS usd
-FROM p ASOF LEFT JOIN staging.stg_config__fx_rates AS fx ON fx.currency = p.currency AND fx.rate_date <= p.event_date
+FROM p ASOF LEFT JOIN {STAGING}.stg_config__fx_rates AS fx ON fx.currency = p.currency AND fx.rate_date <= p.event_date
 SETTINGS join_use_nulls = 1
 """
 
@@ -128,13 +95,11 @@ def load_purchases(client) -> pd.DataFrame:
 def clv_inputs(installs: pd.DataFrame, purchases: pd.DataFrame, early_days: int) -> pd.DataFrame:
     """Per install_id the CLV baseline's inputs (``CLV_COLUMNS``, times in days) from the purchases
     of its first ``early_days`` days (``ml.clv.summary_from_transactions``, born at install;
-    ``installs`` has install_id, app_id, device_key, install_ts and optionally as_of)."""
+    ``installs`` has install_id, app_id, device_key and install_ts)."""
     from ml import clv
 
     birth = pd.Series(pd.to_datetime(installs["install_ts"], utc=True).to_numpy(), index=installs["install_id"])
     end = birth + pd.Timedelta(days=early_days)
-    if "as_of" in installs:
-        end = end.clip(upper=pd.to_datetime(installs["as_of"], utc=True).set_axis(birth.index))
     tx = purchases.merge(installs[["install_id", "app_id", "device_key"]], on=["app_id", "device_key"])
     s = clv.summary_from_transactions(tx, "install_id", "event_ts", "usd", observation_end=end, freq=CLV_PERIOD,
                                       freq_multiplier=24, birth=birth)
@@ -142,9 +107,9 @@ def clv_inputs(installs: pd.DataFrame, purchases: pd.DataFrame, early_days: int)
 
 
 def load_clv_inputs(client, early_days: int) -> pd.DataFrame:
-    installs = client.query_df(f"SELECT m.install_id AS install_id, m.app_id AS app_id, m.device_key AS device_key, "
-                               f"m.install_ts AS install_ts, o.as_of_ts AS as_of FROM ({MEMBERS}) AS m "
-                               f"LEFT JOIN ({AS_OF_SQL}) AS o ON o.app_id = m.app_id")
+    """``clv_inputs`` of the installs of ``fs_install_activity_daily``."""
+    installs = client.query_df(f"SELECT install_id, app_id, device_key, install_ts FROM {MARTS}.fct_installs "
+                               f"WHERE install_id IN (SELECT install_id FROM {ACTIVITY})")
     return clv_inputs(installs, load_purchases(client), early_days)
 
 

@@ -7,8 +7,10 @@ import sys
 import time
 from datetime import UTC, date, datetime
 
+from orchestration import defaults
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import (
+    DEFAULT_CLICKHOUSE_PORT,
     PARTITIONS_START_ENV,
     ConfigError,
     Settings,
@@ -16,6 +18,7 @@ from unmogrowp.config import (
     load_settings,
     with_landing,
 )
+from unmogrowp.windows import as_utc
 
 HOUR_FORMATS = "YYYY-MM-DD, YYYY-MM-DDTHH, YYYY-MM-DDTHH:00 or Dagster's YYYY-MM-DD-HH:00, UTC"
 
@@ -97,7 +100,7 @@ def _hour(text: str) -> datetime:
         parsed = datetime.fromisoformat(t if len(t) != 13 else t + ":00")
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an hour: expected {HOUR_FORMATS}") from None
-    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    parsed = as_utc(parsed)
     if parsed.minute or parsed.second or parsed.microsecond:  # checked in UTC: partitions are UTC hours
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole hour: minutes and seconds must be 0")
     return parsed
@@ -109,7 +112,7 @@ def _time(text: str) -> datetime:
         parsed = datetime.fromisoformat(text.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time: expected 'YYYY-MM-DD HH:MM' (UTC)") from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def _int_from(low: int, high: int | None = None):
@@ -172,8 +175,7 @@ def _validate_run(args: argparse.Namespace, settings: Settings) -> Settings:
                          "every cohort of the run would stay immature")
     if args.landing:
         settings = with_landing(settings, args.landing)
-    landed = _check_landing(settings.landing_uri,
-                            "--landing" if args.landing else "the landing zone (UNMOGROWP_LANDING_URI)")
+    landed = _check_landing(settings, "--landing" if args.landing else "the landing zone (UNMOGROWP_LANDING_URI)")
     first = datetime.combine(date.fromisoformat(settings.partitions_start), datetime.min.time(), UTC)
     if args.start < first:
         raise UsageError(_before_first_partition(args.start, first, settings, landed))
@@ -195,12 +197,13 @@ def _before_first_partition(start: datetime, first: datetime, settings: Settings
             "definitions everywhere they load (dagster dev, the daemon, this command)")
 
 
-def _check_landing(uri: str, what: str) -> date:
+def _check_landing(settings: Settings, what: str) -> date:
     """Refuse a landing root without event batches; returns its first event batch date (dt=)."""
     from unmogrowp.landing import LandingStore, is_event_key
 
     expected = "expected a landing root with event batches under events/ (see `unmogrowp generate`)"
-    store = LandingStore(uri)
+    uri = settings.landing_uri
+    store = LandingStore(uri, settings.storage_options(uri))
     if not store.is_s3 and not store.path.is_dir():
         state = "is not a directory" if store.path.exists() else "does not exist"
         raise UsageError(f"{what} {uri} {state}: {expected}")
@@ -282,20 +285,20 @@ def build_parser() -> argparse.ArgumentParser:
     ch = command("clickhouse", "manage the local ClickHouse server")
     ch.add_argument("action", choices=("start", "stop", "status"), help="start, stop or status")
     ch.add_argument("--port", type=_int_from(1, 65535), metavar="PORT",
-                    help="TCP port for start (default: UNMOGROWP_CLICKHOUSE_PORT or 18123)")
+                    help=f"TCP port for start (default: UNMOGROWP_CLICKHOUSE_PORT or {DEFAULT_CLICKHOUSE_PORT})")
     ch.set_defaults(func=_clickhouse)
 
     gen = command("generate", "write realistic landing files (and the answers beside them)")
     gen.add_argument("--out", metavar="PATH",
                      help="directory or s3:// prefix where landing/ and answers/ go (default: UNMOGROWP_HOME)")
-    gen.add_argument("--apps", type=_int_from(1), default=3, metavar="N", help="number of apps, at least 1")
-    gen.add_argument("--start", type=_date, default=date(2026, 9, 1), metavar="YYYY-MM-DD", help="first day, UTC")
-    gen.add_argument("--end", type=_date, default=date(2026, 9, 7), metavar="YYYY-MM-DD",
+    gen.add_argument("--apps", type=_int_from(1), default=defaults.APPS, metavar="N", help="number of apps, at least 1")
+    gen.add_argument("--start", type=_date, default=defaults.START, metavar="YYYY-MM-DD", help="first day, UTC")
+    gen.add_argument("--end", type=_date, default=defaults.END, metavar="YYYY-MM-DD",
                      help="last day, UTC, inclusive, not before --start")
-    gen.add_argument("--seed", type=int, default=42, metavar="N", help="random seed (same seed, same files)")
-    gen.add_argument("--installs-per-day", type=_int_from(1), default=6000, metavar="N",
+    gen.add_argument("--seed", type=int, default=defaults.SEED, metavar="N", help="random seed (same seed, same files)")
+    gen.add_argument("--installs-per-day", type=_int_from(1), default=defaults.INSTALLS_PER_DAY, metavar="N",
                      help="installs per app and day, at least 1")
-    gen.add_argument("--activity-days-after", type=_int_from(0), default=0, metavar="DAYS",
+    gen.add_argument("--activity-days-after", type=_int_from(0), default=defaults.ACTIVITY_DAYS_AFTER, metavar="DAYS",
                      help="users keep playing this many days after --end (lets late cohort days mature)")
     gen.add_argument("--quiet", action="store_true", help="no progress bars")
     gen.set_defaults(func=_generate)

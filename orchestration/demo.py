@@ -5,13 +5,14 @@ import os
 import shutil
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import clickhouse_connect
 import pyarrow.parquet as pq
 
 from assets.outcomes import SKIPPED
 from data_quality import runner
+from orchestration.defaults import APPS, DEMO_ACTIVITY_DAYS_AFTER, END, INSTALLS_PER_DAY, SEED, START
 from orchestration.launcher import Progress
 from orchestration.pipeline import PIPELINE_JOBS, dagster_home, format_summary, run_pipeline
 from unmogrowp import marts
@@ -21,10 +22,8 @@ from unmogrowp.generator.simulate import SimConfig
 from unmogrowp.generator.writer import GENERATOR_VERSION, generate
 from unmogrowp.ingest.events import landing_range
 from unmogrowp.landing import LandingStore
+from unmogrowp.warehouse import DATABASES
 
-APPS, START, END, SEED, INSTALLS_PER_DAY = 3, date(2026, 9, 1), date(2026, 9, 7), 42, 6000
-ACTIVITY_DAYS_AFTER = 8  # the week's users keep playing 8 more days, so D7 of every cohort matures
-DEMO_DATABASES = ("raw", "staging", "intermediate", "marts", "config", "mta", "fraud", "ml")
 # The week's cohorts are observed for 8-14 days, so the LTV model predicts D7 from the first 3 days
 # here (SPEC §6's D30 needs 30 days of activity after the last cohort; the asset's default is 30).
 LTV_CONFIG = {"config": {"early_days": 3, "horizon_days": 7}}
@@ -38,7 +37,8 @@ def main() -> int:
           f"{'started' if started else 'already running'})")
 
     manifest_path = settings.home / "answers" / "manifest.json"
-    wanted = {"generator": GENERATOR_VERSION, "activity_days_after": ACTIVITY_DAYS_AFTER, "apps": APPS, "start": START.isoformat(), "end": END.isoformat(), "seed": SEED}
+    wanted = {"generator": GENERATOR_VERSION, "activity_days_after": DEMO_ACTIVITY_DAYS_AFTER, "apps": APPS,
+              "start": START.isoformat(), "end": END.isoformat(), "seed": SEED}
     have = json.loads(manifest_path.read_text()) if manifest_path.exists() else {}
     if have and {k: (len(have[k]) if k == "apps" else have.get(k)) for k in wanted} == wanted:
         print(f"landing data already generated: {have['events']:,} events in {have['event_files']:,} files")
@@ -47,15 +47,17 @@ def main() -> int:
         for sub in ("landing", "answers", "lake", "feast"):
             shutil.rmtree(settings.home / sub, ignore_errors=True)
         client = clickhouse_connect.get_client(host=settings.clickhouse.host, port=settings.clickhouse.port)
-        for database in DEMO_DATABASES:
+        for database in DATABASES:
             client.command(f"DROP DATABASE IF EXISTS {database}")
         t0 = time.perf_counter()
-        result = generate(str(settings.home), APPS, START, END, SEED, SimConfig(installs_per_day=INSTALLS_PER_DAY, activity_days_after=ACTIVITY_DAYS_AFTER))
+        sim = SimConfig(installs_per_day=INSTALLS_PER_DAY, activity_days_after=DEMO_ACTIVITY_DAYS_AFTER)
+        result = generate(str(settings.home), APPS, START, END, SEED, sim)
         seconds = time.perf_counter() - t0
         print(f"generated {result.events:,} events ({result.files:,} batches, {result.cost_files} cost reports) "
               f"in {seconds:.0f} s = {result.events / seconds:,.0f} events/s")
 
-    start, end = landing_range(LandingStore(settings.landing_uri))  # late uploads land days after END
+    # late uploads land days after END
+    start, end = landing_range(LandingStore(settings.landing_uri, settings.storage_options(settings.landing_uri)))
     print(f"\nRunning the pipeline through the Dagster instance in {dagster_home(settings)} "
           f"(run logs: the Dagster UI, `make dev`)")
     summary = run_pipeline(settings, start, end, op_config={"ltv_model": LTV_CONFIG, "ltv_predictions": LTV_CONFIG},
@@ -127,7 +129,8 @@ def print_feature_store(summary, settings) -> None:
     for asset in ("fraud_online_features", "campaign_online_features"):
         m = summary.metadata.get(asset)
         if m:
-            print(f"  {asset:<25} {m['rows']} in {m['seconds']:.1f} s ({m['rows_per_s']:,} rows/s) into {m['online_store']}")
+            print(f"  {asset:<25} {m['rows']} in {m['seconds']:.1f} s ({m['rows_per_s']:,} rows/s) "
+                  f"into {m['online_store']}")
     targets = [fstore.StoreTarget.of(settings)]
     proc = None
     if os.environ.get("UNMOGROWP_DEMO_REDIS") == "1":

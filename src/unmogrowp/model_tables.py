@@ -3,13 +3,15 @@ dbt run, so models and unit tests can always resolve them."""
 
 from __future__ import annotations
 
-CH_DECISIONS = "fraud.decisions"
-CH_SCORES = "fraud.install_scores"
-CH_LTV = "ml.ltv_predictions"
+from unmogrowp.warehouse import FRAUD, ML
+
+CH_DECISIONS = f"{FRAUD}.decisions"
+CH_SCORES = f"{FRAUD}.install_scores"
+CH_LTV = f"{ML}.ltv_predictions"
 
 DDL = (
-    "CREATE DATABASE IF NOT EXISTS fraud",
-    "CREATE DATABASE IF NOT EXISTS ml",
+    f"CREATE DATABASE IF NOT EXISTS {FRAUD}",
+    f"CREATE DATABASE IF NOT EXISTS {ML}",
     f"""CREATE TABLE IF NOT EXISTS {CH_DECISIONS} (
     install_id String, app_id String, install_date Date, touch_id Nullable(String),
     media_source Nullable(String), campaign_id Nullable(String), site_id Nullable(String),

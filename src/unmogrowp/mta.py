@@ -35,6 +35,9 @@ from itertools import combinations
 from math import factorial
 
 import numpy as np
+import pyarrow as pa
+
+from unmogrowp.warehouse import MARTS, MTA, date_range, equal, replace_window
 
 START, CONVERSION, NULL = "(start)", "(conversion)", "(null)"
 CREDITS_TABLE = "$db.algorithmic_credits"
@@ -42,6 +45,12 @@ WEIGHTS_TABLE = "$db.channel_weights"
 TOTALS_TABLE = "$db.channel_totals"
 MAX_ORDER = 3
 _SPECIAL = (START, CONVERSION, NULL)
+_KEY = [("app_id", pa.string()), ("window_start", pa.date32()), ("window_end", pa.date32()), ("model", pa.string()),
+        ("conversion_type", pa.string())]
+WEIGHTS_SCHEMA = pa.schema([*_KEY, ("channel_set", pa.list_(pa.string())), ("media_source", pa.string()),
+                            ("weight", pa.float64())])
+TOTALS_SCHEMA = pa.schema([*_KEY, ("markov_order", pa.uint8()), ("media_source", pa.string()),
+                           ("effect", pa.float64()), ("conversions", pa.float64()), ("conversion_value", pa.float64())])
 
 
 # -- Markov --------------------------------------------------------------------------------------
@@ -62,7 +71,7 @@ def markov_transitions(paths: Iterable[tuple], order: int = 1) -> tuple[dict, di
     for row in paths:
         channels, conversions, nulls = row[0], row[1], row[2]
         states = [START, *markov_states(channels, order)]
-        for pair in zip(states, states[1:]):
+        for pair in zip(states, states[1:], strict=False):
             counts[pair] = counts.get(pair, 0) + conversions + nulls
         if conversions:
             counts[(states[-1], CONVERSION)] = counts.get((states[-1], CONVERSION), 0) + conversions
@@ -121,7 +130,7 @@ def markov_removal_effects(transitions: Mapping[tuple, float],
 def channel_totals(effects: Mapping[str, float], total: float) -> dict[str, float]:
     """The standard totals: ``total`` × effect / Σ effects (nothing when no effect is positive)."""
     s = sum(effects.values())
-    return {c: total * e / s for c, e in effects.items()} if s > 0 else {c: 0.0 for c in effects}
+    return {c: total * e / s for c, e in effects.items()} if s > 0 else dict.fromkeys(effects, 0.0)
 
 
 # -- Shapley -------------------------------------------------------------------------------------
@@ -252,7 +261,8 @@ _DDL = (
         app_id LowCardinality(String), window_start Date, window_end Date, model LowCardinality(String),
         channel_set Array(String), media_source String, weight Float64
     ) ENGINE = MergeTree ORDER BY (app_id, window_start, model)
-    COMMENT 'Per-touch shares per window: Shapley share of a channel in a channel set, Markov IPF weight (set empty)'""",
+    COMMENT 'Per-touch shares per window: Shapley share of a channel in a channel set, """
+    "Markov IPF weight (set empty)'",
     f"ALTER TABLE {WEIGHTS_TABLE} ADD COLUMN IF NOT EXISTS conversion_type LowCardinality(String) "
     "DEFAULT 'install' AFTER model",
     f"""CREATE TABLE IF NOT EXISTS {TOTALS_TABLE} (
@@ -274,7 +284,6 @@ _DDL = (
 # IPF solution; Shapley: the set's fitted share), split evenly over the channel's touches; a
 # path whose channels all have zero weight is split linearly.
 _CREDITS_SQL = f"""
-    INSERT INTO {CREDITS_TABLE}
     SELECT conversion_id, conversion_type, app_id, install_date, conversion_ts, conversion_value,
            toUInt16(position), t.touch_id, t.touch_ts, t.media_source, t.campaign_id, model,
            credit, credit * conversion_value
@@ -353,7 +362,7 @@ def _sql(template: str, paths_db: str, db: str) -> str:
 
 
 def build_algorithmic_credits(client, start: date, end: date, order: int = 1,
-                              paths_db: str = "marts", db: str = "mta") -> dict:
+                              paths_db: str = MARTS, db: str = MTA) -> dict:
     """Fit Markov (order 1-3) and Shapley on the paths of install dates [start, end] (inclusive),
     per app; replace that window's rows of ``{db}.algorithmic_credits``, ``channel_weights`` and
     ``channel_totals``. Returns the rows written, the order and a summary per app."""
@@ -380,13 +389,17 @@ def build_algorithmic_credits(client, start: date, end: date, order: int = 1,
         fit = fit_app(transitions.get(app, {}), coalitions.get(app, {}), conversion_sets.get(app, {}))
         for model in ("markov", "shapley"):
             for ctype, part in fit[model].items():
+                key = {"app_id": app, "window_start": start, "window_end": end, "model": model,
+                       "conversion_type": ctype}
                 if model == "markov":
-                    weights += [(app, start, end, model, ctype, [], c, b) for c, b in part["weights"].items()]
+                    weights += [{**key, "channel_set": [], "media_source": c, "weight": b}
+                                for c, b in part["weights"].items()]
                 else:
-                    weights += [(app, start, end, model, ctype, sorted(s), c, y)
+                    weights += [{**key, "channel_set": sorted(s), "media_source": c, "weight": y}
                                 for s, ys in part["weights"].items() for c, y in ys.items()]
-                totals += [(app, start, end, model, order if model == "markov" else 0, ctype, c, *t)
-                           for c, t in part["totals"].items()]
+                totals += [{**key, "markov_order": order if model == "markov" else 0, "media_source": c,
+                            "effect": effect, "conversions": n, "conversion_value": value}
+                           for c, (effect, n, value) in part["totals"].items()]
         effects = fit["removal_effects"]
         s = sum(effects.values())
         summary[app] = {
@@ -394,20 +407,9 @@ def build_algorithmic_credits(client, start: date, end: date, order: int = 1,
             "markov_shares": {c: round(e / s, 4) for c, e in sorted(effects.items())} if s else {},
             "ipf_gap": {f"{m}/{t}": round(part["gap"], 6) for m in ("markov", "shapley") for t, part in fit[m].items()},
         }
-    for table in (WEIGHTS_TABLE, TOTALS_TABLE):
-        client.command(_sql(f"DELETE FROM {table} WHERE window_start = {{start:Date}} AND window_end = {{end:Date}}",
-                            paths_db, db), parameters=params)
-    if weights:
-        client.insert(_sql(WEIGHTS_TABLE, paths_db, db), weights,
-                      column_names=["app_id", "window_start", "window_end", "model", "conversion_type",
-                                    "channel_set", "media_source", "weight"])
-    if totals:
-        client.insert(_sql(TOTALS_TABLE, paths_db, db), totals,
-                      column_names=["app_id", "window_start", "window_end", "model", "markov_order",
-                                    "conversion_type", "media_source", "effect", "conversions", "conversion_value"])
-    client.command(_sql(f"DELETE FROM {CREDITS_TABLE} WHERE install_date >= {{start:Date}} "
-                        "AND install_date <= {end:Date}", paths_db, db), parameters=params)
-    client.command(_sql(_CREDITS_SQL, paths_db, db), parameters=params)
-    rows = client.command(_sql(f"SELECT count() FROM {CREDITS_TABLE} WHERE install_date >= {{start:Date}} "
-                               "AND install_date <= {end:Date}", paths_db, db), parameters=params)
+    fitted_on = equal(window_start=start, window_end=end)
+    replace_window(client, _sql(WEIGHTS_TABLE, paths_db, db), pa.Table.from_pylist(weights, WEIGHTS_SCHEMA), fitted_on)
+    replace_window(client, _sql(TOTALS_TABLE, paths_db, db), pa.Table.from_pylist(totals, TOTALS_SCHEMA), fitted_on)
+    rows = replace_window(client, _sql(CREDITS_TABLE, paths_db, db), _sql(_CREDITS_SQL, paths_db, db),
+                          date_range("install_date", start, end), parameters=params)
     return {"rows": rows, "markov_order": order, "apps": summary}

@@ -42,7 +42,8 @@ def test_every_install_has_exactly_one_status(pipeline_run, ch):
 
 def test_multi_touch_credits_sum_to_the_conversion_value(pipeline_run, ch):
     rows = ch.query("""SELECT model, count() AS conversions, max(abs(credited - value)) AS worst
-                       FROM (SELECT model, conversion_id, sum(credited_value) AS credited, any(conversion_value) AS value
+                       FROM (SELECT model, conversion_id, sum(credited_value) AS credited,
+                                    any(conversion_value) AS value
                              FROM marts.fct_touch_credits GROUP BY model, conversion_id)
                        GROUP BY model ORDER BY model""").result_rows
     models = {m: (n, worst) for m, n, worst in rows}
@@ -71,6 +72,22 @@ def test_cohorts_retention_and_kpis(pipeline_run, ch):
     roas = ch.query("SELECT sum(cumrev) / sum(cost) FROM marts.fct_cohort_kpis "
                     "WHERE day_n = 1 AND is_mature AND media_source != 'organic'").result_rows[0][0]
     assert 0 < roas < 5
+
+
+def test_install_activity_revenue_equals_the_revenue_events(pipeline_run, ch):
+    """fs_install_activity_daily (the LTV frame: features at day E - 1, labels at day H - 1) and
+    fct_revenue_events (reporting currency USD) convert the same events at the same day's rates: per
+    install and day over, the cumulative revenue agrees."""
+    rows, paying, differ = ch.query("""
+        SELECT count(), countIf(a.revenue_usd_cum > 0), countIf(abs(a.revenue_usd_cum - ifNull(r.revenue, 0)) > 1e-6)
+        FROM marts.fs_install_activity_daily AS a
+        LEFT JOIN (
+            SELECT a.install_id AS install_id, a.day_n AS day_n, sumIf(e.revenue, e.day_n <= a.day_n) AS revenue
+            FROM marts.fs_install_activity_daily AS a
+            INNER JOIN marts.fct_revenue_events AS e ON e.install_id = a.install_id
+            GROUP BY install_id, day_n
+        ) AS r ON r.install_id = a.install_id AND r.day_n = a.day_n""").result_rows[0]
+    assert rows > 1000 and paying > 100 and differ == 0
 
 
 def test_reengagements(pipeline_run, ch):

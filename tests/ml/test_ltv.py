@@ -115,7 +115,7 @@ class FakeClient:
 
 
 def test_assets_report_skipped_and_the_run_succeeds(tmp_path, monkeypatch):
-    from assets.ltv import build_ltv_assets
+    from assets.ltv import ltv_model, ltv_predictions
     from assets.outcomes import SKIPPED
     from assets.resources import ClickHouseResource, FeastResource, MlResource
 
@@ -131,9 +131,9 @@ def test_assets_report_skipped_and_the_run_succeeds(tmp_path, monkeypatch):
 
     frame, _ = synthetic(days=DAYS[:1], n=100)
     monkeypatch.setattr(ltv, "load_frame", lambda *a: frame)
-    result = dg.materialize(build_ltv_assets(), resources={
+    result = dg.materialize([ltv_model, ltv_predictions], resources={
         "clickhouse": Ch(), "ml": MlResource(home=str(tmp_path), labels_path=""),
-        "feast": Feast(home=str(tmp_path), lake_uri=tmp_path.as_uri(), clickhouse_host="127.0.0.1", clickhouse_port=1)})
+        "feast": Feast(home=str(tmp_path), lake_uri=tmp_path.as_uri(), clickhouse=ClickHouseResource(port=1))})
     assert result.success
     meta = {e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
             for e in result.get_asset_materialization_events()}
@@ -142,40 +142,56 @@ def test_assets_report_skipped_and_the_run_succeeds(tmp_path, monkeypatch):
     assert client.commands == ["TRUNCATE TABLE ml.ltv_predictions"]  # predicted LTV NULL, never stale or 0
 
 
-def test_purchases_and_clv_inputs_from_clickhouse(tmp_path):
+def _activity_rows(install_id: str, install_ts: str, country: str, days: list[tuple[int, float]]) -> str:
+    """VALUES of fs_install_activity_daily for one install: per day over, (purchases so far, their USD)."""
+    t = pd.Timestamp(install_ts)
+    return ", ".join(
+        f"('{install_id}', 'app', '{t.date()}', {n}, '{t + pd.Timedelta(days=n + 1)}', 'ios', 'ads', '{country}', "
+        f"0, 0, {k}, {k}, {usd}, 0, {usd}, {k})" for n, (k, usd) in enumerate(days))
+
+
+def test_purchases_clv_inputs_and_frame_from_clickhouse(tmp_path):
     """The loader's SQL on ClickHouse: purchases per device key in USD at the event day's rate (NULL
-    without one), and the per-install CLV inputs of the first EARLY days."""
+    without one), the per-install CLV inputs of the first EARLY days, and the frame from dbt's
+    fs_install_activity_daily (features at day EARLY - 1, revenue at day horizon - 1 once it is over)."""
     from tests.conftest import private_clickhouse
     from unmogrowp.clickhouse import manager
 
     _, ch = private_clickhouse(tmp_path)
     try:
-        for db in ("staging", "marts", "raw"):
+        for db in ("staging", "marts"):
             ch.command(f"CREATE DATABASE IF NOT EXISTS {db}")
         ch.command("CREATE TABLE staging.stg_sdk__app_events (app_id LowCardinality(String), event_type "
-                   "LowCardinality(String), event_ts DateTime64(3, 'UTC'), device_key String, revenue Nullable(Float64), "
-                   "currency LowCardinality(Nullable(String))) ENGINE = MergeTree ORDER BY event_ts")
-        ch.command("CREATE TABLE staging.stg_config__fx_rates (currency String, rate_date Date, units_per_usd Float64) "
-                   "ENGINE = MergeTree ORDER BY (currency, rate_date)")
+                   "LowCardinality(String), event_ts DateTime64(3, 'UTC'), device_key String, "
+                   "revenue Nullable(Float64), currency LowCardinality(Nullable(String))) "
+                   "ENGINE = MergeTree ORDER BY event_ts")
+        ch.command("CREATE TABLE staging.stg_config__fx_rates (currency String, rate_date Date, units_per_usd "
+                   "Float64) ENGINE = MergeTree ORDER BY (currency, rate_date)")
         ch.command("CREATE TABLE marts.fct_installs (install_id String, app_id String, device_key String, install_ts "
                    "DateTime64(3, 'UTC'), platform String, media_source String, country Nullable(String), install_kind "
                    "String, attribution_status String) ENGINE = MergeTree ORDER BY install_id")
-        ch.command("INSERT INTO staging.stg_config__fx_rates VALUES ('USD', '2000-01-01', 1), ('EUR', '2000-01-01', 0.5), "
-                   "('EUR', '2026-09-02', 0.8)")
-        ch.command("INSERT INTO marts.fct_installs VALUES ('i1', 'app', 'k1', '2026-09-01 10:00:00', 'ios', 'ads', 'US', "
-                   "'install', 'attributed'), ('i2', 'app', 'k2', '2026-09-01 12:00:00', 'ios', 'ads', NULL, "
-                   "'install', 'organic'), ('r1', 'app', 'k3', '2026-09-01 12:00:00', 'ios', 'ads', NULL, "
-                   "'reinstall', 'attributed')")
+        ch.command("CREATE TABLE marts.fs_install_activity_daily (install_id String, app_id String, install_date Date, "
+                   "day_n UInt16, feature_ts DateTime64(3, 'UTC'), platform String, media_source String, "
+                   "country String, sessions_d0 Int64, sessions_cum Int64, events_cum Int64, purchases_cum Int64, "
+                   "iap_usd_cum Float64, ad_usd_cum Float64, revenue_usd_cum Float64, active_days_cum Int64) "
+                   "ENGINE = MergeTree ORDER BY (install_id, day_n)")
+        ch.command("INSERT INTO staging.stg_config__fx_rates VALUES ('USD', '2000-01-01', 1), "
+                   "('EUR', '2000-01-01', 0.5), ('EUR', '2026-09-02', 0.8)")
+        ch.command("INSERT INTO marts.fct_installs VALUES "
+                   "('i1', 'app', 'k1', '2026-09-01 10:00:00', 'ios', 'ads', 'US', 'install', 'attributed'), "
+                   "('i2', 'app', 'k2', '2026-09-01 12:00:00', 'ios', 'ads', NULL, 'install', 'organic'), "
+                   "('r1', 'app', 'k3', '2026-09-01 12:00:00', 'ios', 'ads', NULL, 'reinstall', 'attributed')")
         ch.command("INSERT INTO staging.stg_sdk__app_events VALUES "
                    "('app', 'purchase', '2026-09-01 10:30:00', 'k1', 2, 'EUR'), "   # 4 USD, birth hour
                    "('app', 'purchase', '2026-09-02 11:15:00', 'k1', 4, 'EUR'), "   # 5 USD, hour 25
                    "('app', 'purchase', '2026-09-05 11:00:00', 'k1', 1, 'USD'), "   # after the early days
                    "('app', 'purchase', '2026-09-01 12:40:00', 'k2', 3, 'XXX'), "   # no rate: NULL USD
                    "('app', 'session_start', '2026-09-06 00:00:00', 'k2', NULL, NULL)")
-        # maturity per app: the app's own latest event (another app's later data does not count)
-        ch.command("CREATE TABLE raw.events ENGINE = MergeTree ORDER BY event_ts AS "
-                   "SELECT app_id, event_ts FROM staging.stg_sdk__app_events "
-                   "UNION ALL SELECT 'other_app', toDateTime64('2026-12-01 00:00:00', 3, 'UTC')")
+        # the mart at the app's as-of 2026-09-06 00:00 (its latest event): days 0..3 of both installs are
+        # over (the 1 USD purchase is on day 4); the reinstall is no cohort member
+        ch.command("INSERT INTO marts.fs_install_activity_daily VALUES "
+                   + _activity_rows("i1", "2026-09-01 10:00:00", "US", [(1, 4.0), (2, 9.0), (2, 9.0), (2, 9.0)])
+                   + ", " + _activity_rows("i2", "2026-09-01 12:00:00", "", [(1, 0.0)] * 4))
         purchases = ltv.load_purchases(ch).sort_values(["device_key", "event_ts"])
         assert len(purchases) == 4
         assert purchases["usd"].tolist()[:3] == [4.0, 5.0, 1.0] and pd.isna(purchases["usd"].iloc[3])
@@ -185,8 +201,13 @@ def test_purchases_and_clv_inputs_from_clickhouse(tmp_path):
                                            "clv_monetary": 4.5}
         assert got.loc["i2"].to_dict() == {"clv_frequency": 1.0, "clv_recency": 0.0, "clv_T": 3.0, "clv_monetary": 0.0}
         frame = ltv.load_frame_sql(ch, EARLY, 7).set_index("install_id").sort_index()
-        assert frame.loc["i1", ["purchases_early", "iap_usd_early", "revenue_usd_horizon"]].tolist() == [2, 9, 10]
+        # day 6 is not over: the horizon revenue so far (day 3), immature
+        assert frame.loc["i1", ["purchases_early", "iap_usd_early", "revenue_usd_horizon"]].tolist() == [2, 9, 9]
         assert frame.loc["i1", "clv_frequency"] == 2 and frame["is_mature"].astype(bool).tolist() == [False, False]
+        assert frame["early_observed"].astype(bool).tolist() == [True, True] and frame.loc["i2", "country"] == ""
+        frame = ltv.load_frame_sql(ch, 1, 2).set_index("install_id").sort_index()
+        assert frame.loc["i1", ["purchases_early", "iap_usd_early", "revenue_usd_horizon"]].tolist() == [1, 4, 9]
+        assert frame["is_mature"].astype(bool).all()
     finally:
         ch.close()
         manager.stop(tmp_path)

@@ -10,9 +10,22 @@ import dagster as dg
 import pytest
 
 from assets import mta as mta_assets
+from assets.partitions import with_start
 from assets.resources import ClickHouseResource
-from unmogrowp.mta import (CONVERSION, NULL, START, build_algorithmic_credits, channel_totals, fit_app, ipf_shares,
-                           markov_removal_effects, markov_states, markov_transitions, shapley_shares, shapley_values)
+from unmogrowp.mta import (
+    CONVERSION,
+    NULL,
+    START,
+    build_algorithmic_credits,
+    channel_totals,
+    fit_app,
+    ipf_shares,
+    markov_removal_effects,
+    markov_states,
+    markov_transitions,
+    shapley_shares,
+    shapley_values,
+)
 
 _spec = importlib.util.spec_from_file_location(
     "mta_reference", Path(__file__).resolve().parents[2] / "benchmarks" / "mta_reference.py")
@@ -78,7 +91,7 @@ def test_self_transitions_change_no_removal_effect():
     counts = {}
     for channels, conversions, nulls in with_repeats:  # order-1 counts that keep A -> A
         states = [START, *channels]
-        for pair in zip(states, states[1:]):
+        for pair in zip(states, states[1:], strict=False):
             counts[pair] = counts.get(pair, 0) + conversions + nulls
         for end, n in ((CONVERSION, conversions), (NULL, nulls)):
             if n:
@@ -266,7 +279,7 @@ def test_clickhouse_credits_are_the_standard_totals(ch, clickhouse_server, refer
         # the asset: the order is its config (default 1), recorded in its metadata
         monkeypatch.setattr(mta_assets, "build_algorithmic_credits",
                             functools.partial(build_algorithmic_credits, paths_db=SRC, db=DB))
-        asset, = mta_assets.build_mta_assets(dg.DailyPartitionsDefinition(start_date="2025-01-01"))
+        asset, = with_start([mta_assets.mta_algorithmic_credits], "2025-01-01")
         assert asset.op.config_schema.as_field().default_value == {"markov_order": 1}
         resource = ClickHouseResource(host=clickhouse_server.host, port=clickhouse_server.port)
         run = dg.materialize([asset], partition_key=DAY.isoformat(), resources={"clickhouse": resource},

@@ -6,14 +6,17 @@ re-run of a day gives the same rows.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 
 import pyarrow as pa
 
 from unmogrowp.fraud import features as ff
 from unmogrowp.fraud.rules import DECISIONS_TABLE, RuleSet, decisions
 from unmogrowp.lake import Lake
-from unmogrowp.model_tables import CH_DECISIONS, CH_SCORES, ensure_tables  # noqa: F401  (CH_DECISIONS: for the assets)
+from unmogrowp.model_tables import CH_DECISIONS, CH_SCORES, ensure_tables
+from unmogrowp.privacy.keys import DEFAULT_KEY
+from unmogrowp.warehouse import date_range, replace_window
+from unmogrowp.windows import day_bounds
 
 MATCHES_TABLE = "marts.fct_install_matches"
 
@@ -29,19 +32,15 @@ def read_matches(spark, client, start: date, end: date):
     return spark.createDataFrame(table)
 
 
-def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
-    lo = datetime.combine(start, time.min, tzinfo=UTC)
-    return lo, datetime.combine(end, time.min, tzinfo=UTC) + timedelta(days=1)
-
-
 def dates_predicate(start: date, end: date) -> str:
     return f"install_date >= '{start.isoformat()}' AND install_date <= '{end.isoformat()}'"
 
 
-def build_features(spark, lake: Lake, client, start: date, end: date) -> dict:
+def build_features(spark, lake: Lake, client, start: date, end: date, privacy_key: str = DEFAULT_KEY) -> dict:
     """Install and source features for install dates [start, end] into the Delta feature tables,
-    on the touches attribution matched (``fct_install_matches`` in ClickHouse, via ``client``)."""
-    lo, hi = _bounds(start, end)
+    on the touches attribution matched (``fct_install_matches`` in ClickHouse, via ``client``); IPs
+    leave keyed with ``privacy_key``."""
+    lo, hi = day_bounds(start, end)
     events = ff.read_silver(spark, lake, lo, hi).cache()
     try:
         if events.where("ip LIKE '%/%'").limit(1).count():
@@ -49,7 +48,7 @@ def build_features(spark, lake: Lake, client, start: date, end: date) -> dict:
                 f"silver IPs of the events behind install dates {start}..{end} were truncated by the "
                 "retention limit (privacy/retention.py): IP features cannot be recomputed for them; "
                 "keep the stored features of those days")
-        inst = ff.install_features(spark, events, read_matches(spark, client, start, end), lo, hi).cache()
+        inst = ff.install_features(spark, events, read_matches(spark, client, start, end), lo, hi, privacy_key).cache()
         unmatched = inst.where("device_key IS NULL").count()  # every install has a row there, matched or organic
         if unmatched:
             raise ValueError(
@@ -73,9 +72,10 @@ def build_features(spark, lake: Lake, client, start: date, end: date) -> dict:
         events.unpersist()
 
 
-def build_decisions(spark, lake: Lake, start: date, end: date, rules: RuleSet) -> pa.Table:
-    """Rule decisions for install dates [start, end] into ``fraud/decisions``; returns them.
-    ``detected_at`` is the end of the install day the features were computed for (stable on re-runs)."""
+def build_decisions(spark, lake: Lake, client, start: date, end: date, rules: RuleSet) -> pa.Table:
+    """Rule decisions for install dates [start, end] into Delta ``fraud/decisions`` and ClickHouse
+    ``fraud.decisions`` (via ``client``); returns them. ``detected_at`` is the end of the install day the
+    features were computed for (stable on re-runs)."""
     flt = [("install_date", ">=", start.isoformat()), ("install_date", "<=", end.isoformat())]
     inst = lake.spark_read(spark, ff.INSTALL_TABLE, partition_filters=flt)
     src = lake.spark_read(spark, ff.SOURCE_TABLE, partition_filters=flt).withColumnRenamed("install_date",
@@ -86,20 +86,14 @@ def build_decisions(spark, lake: Lake, start: date, end: date, rules: RuleSet) -
     detected = F.to_timestamp(F.date_add(F.col("install_date").cast("date"), 1))
     table = decisions(inst, src, rules, detected).toArrow()
     lake.replace_where(DECISIONS_TABLE, table, dates_predicate(start, end), ["install_date"])
+    replace_dates(client, CH_DECISIONS, table, start, end)
     return table
 
 
 def replace_dates(client, table: str, data: pa.Table, start: date, end: date) -> int:
     """Replace install dates [start, end] of a ClickHouse table with ``data``."""
     ensure_tables(client)
-    params = {"s": start, "e": end}
-    client.command(f"DELETE FROM {table} WHERE install_date >= {{s:Date}} AND install_date <= {{e:Date}}",
-                   parameters=params)
-    if data.num_rows:
-        data = data.set_column(data.schema.get_field_index("install_date"), "install_date",
-                               pa.compute.cast(data["install_date"], pa.date32()))
-        client.insert_arrow(table, data)
-    return data.num_rows
+    return replace_window(client, table, data, date_range("install_date", start, end))
 
 
 SCORES_TABLE = "fraud/install_scores"

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 
 import chdb
 import numpy as np
@@ -47,6 +47,7 @@ from unmogrowp.landing import (
     LandingStore,
     decode_ndjson_gz,
 )
+from unmogrowp.windows import date_strings
 
 COST_LOADS = "bronze/cost_loads"
 COST_QUARANTINE = "silver/cost_quarantine"
@@ -81,10 +82,6 @@ def cost_files(store: LandingStore, start: date, end: date) -> list[LandingFile]
     """Every object under ``cost/`` accounted to a cost date in [start, end] (``LandingFile.landing_date``):
     the reports of the layout and the objects outside it."""
     return [f for f in store.list("cost/") if start <= f.landing_date <= end]
-
-
-def date_strings(start: date, end: date) -> list[str]:
-    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
 
 
 _SOURCE = ("source_checksum", "source_size", "source_modified", "loaded_at")
@@ -190,7 +187,7 @@ def load_cost(lake: Lake, store: LandingStore, start: date, end: date, now: date
         result.files_loaded = len(fresh)
         result.changed_keys = sorted(f.key for f, _ in fresh if f.key in done)
         result.legacy_reloaded = sorted(k for k in result.changed_keys if is_legacy(done[k]))
-        for f, t in fresh:
+        for _, t in fresh:
             why = t["read_error"][0].as_py() if t.num_rows == 1 else None
             if why and why.startswith(BAD_KEY):
                 result.bad_keys[why] = result.bad_keys.get(why, 0) + 1

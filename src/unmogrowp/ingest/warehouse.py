@@ -1,26 +1,21 @@
-"""ClickHouse raw tables loaded from silver Delta tables, one window at a time, idempotently.
-
-A window is replaced, never appended twice: its rows are deleted (lightweight DELETE, synchronous)
-and the silver rows inserted again in one INSERT. A failure between the two leaves the window
-incomplete until the retry, which then gives exactly the silver rows.
-"""
+"""ClickHouse raw tables loaded from silver Delta tables, one window at a time, idempotently
+(``unmogrowp.warehouse.replace_window``: a window is replaced, never appended twice)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-import pyarrow as pa
-
 from unmogrowp.contracts.base import ALL, Contract
 from unmogrowp.contracts.cost import COST_CONTRACT
 from unmogrowp.contracts.events import EVENT_CONTRACT
-from unmogrowp.ingest.cost import COST_CURRENT, CURRENT_SCHEMA, date_strings
+from unmogrowp.ingest.cost import COST_CURRENT, CURRENT_SCHEMA
 from unmogrowp.ingest.events import SILVER_EVENTS, SILVER_SCHEMA, hour_filter
 from unmogrowp.lake import Lake
+from unmogrowp.warehouse import RAW, date_range, replace_window, time_range
+from unmogrowp.windows import date_strings
 
-RAW_DB = "raw"
-EVENTS_TABLE = f"{RAW_DB}.events"
-COST_TABLE = f"{RAW_DB}.cost"
+EVENTS_TABLE = f"{RAW}.events"
+COST_TABLE = f"{RAW}.cost"
 _LOW_CARDINALITY = {"enum", "currency", "country"}
 _CH_TYPES = {"uuid": "String", "string": "String", "enum": "String", "currency": "String",
              "country": "String", "ip": "String", "timestamp": "DateTime64(3, 'UTC')", "date": "Date32",
@@ -58,7 +53,7 @@ def cost_ddl() -> str:
 
 
 def ensure_tables(client) -> None:
-    client.command(f"CREATE DATABASE IF NOT EXISTS {RAW_DB}")
+    client.command(f"CREATE DATABASE IF NOT EXISTS {RAW}")
     client.command(events_ddl())
     client.command(cost_ddl())
     from unmogrowp import model_tables
@@ -69,14 +64,9 @@ def ensure_tables(client) -> None:
 def load_events(client, lake: Lake, start: datetime, end: datetime) -> int:
     """Replace the rows of landing hours [start, end) in raw.events with silver's; returns rows."""
     ensure_tables(client)
-    data = lake.read(SILVER_EVENTS, filters=hour_filter(start, end), schema=SILVER_SCHEMA).drop_columns(["landing_date"])
-    params = {"s": start.replace(tzinfo=None), "e": end.replace(tzinfo=None)}
-    window = "landing_hour >= {s:DateTime64(3)} AND landing_hour < {e:DateTime64(3)}"
-    if client.command(f"SELECT count() FROM {EVENTS_TABLE} WHERE {window}", parameters=params):
-        client.command(f"DELETE FROM {EVENTS_TABLE} WHERE {window}", parameters=params)
-    if data.num_rows:
-        client.insert_arrow(EVENTS_TABLE, data, settings={"max_insert_block_size": max(data.num_rows, 1_048_576)})
-    return data.num_rows
+    data = lake.read(SILVER_EVENTS, filters=hour_filter(start, end), schema=SILVER_SCHEMA)
+    data = data.drop_columns(["landing_date"])
+    return replace_window(client, EVENTS_TABLE, data, time_range("landing_hour", start, end))
 
 
 def load_cost(client, lake: Lake, start: date, end: date) -> int:
@@ -84,10 +74,5 @@ def load_cost(client, lake: Lake, start: date, end: date) -> int:
     ensure_tables(client)
     dates = date_strings(start, end)
     data = lake.read(COST_CURRENT, filters=[("cost_date", "in", dates)], schema=CURRENT_SCHEMA)
-    data = data.drop_columns(["date"]).set_column(0, "cost_date", data["cost_date"].cast(pa.date32()))
-    client.command(f"DELETE FROM {COST_TABLE} WHERE cost_date >= {{s:Date32}} AND cost_date <= {{e:Date32}}",
-                   parameters={"s": start, "e": end})
-    if data.num_rows:
-        client.insert_arrow(COST_TABLE, data)
-    return data.num_rows
+    return replace_window(client, COST_TABLE, data.drop_columns(["date"]), date_range("cost_date", start, end))
 

@@ -1,15 +1,14 @@
-"""Privacy jobs: erasure (one op, configured with the request file `unmogrowp erase` writes: the
-identifiers never go into the run config, its logs or metadata) and the nightly retention limit on
-raw identifiers."""
+"""The ops of the privacy jobs (orchestration/privacy.py): erasure (configured with the request file
+`unmogrowp erase` writes: the identifiers never go into the run config, its logs or metadata) and the
+retention limit on raw identifiers."""
 
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 
-from assets.resources import ClickHouseResource, FeastResource, LakeResource
-
-ERASURE_JOB = "erasure_job"
+from assets.resources import ClickHouseResource, FeastResource, LakeResource, PrivacyResource
+from unmogrowp.privacy import RAW_DAYS, SILVER_DAYS
 
 
 class ErasureConfig(dg.Config):
@@ -20,7 +19,7 @@ class ErasureConfig(dg.Config):
 
 @dg.op(tags={"kind": "privacy"})
 def erase_subject(context: dg.OpExecutionContext, config: ErasureConfig, lake: LakeResource,
-                  clickhouse: ClickHouseResource, feast: FeastResource) -> dg.Output:
+                  clickhouse: ClickHouseResource, feast: FeastResource, privacy: PrivacyResource) -> dg.Output:
     """Deletes the person's rows from every Delta table (then vacuums), every ClickHouse table and
     the Feast online store, lists their identifiers' keyed hashes so ingestion drops replays,
     verifies nothing matches any more, and appends `audit/erasures`."""
@@ -28,7 +27,8 @@ def erase_subject(context: dg.OpExecutionContext, config: ErasureConfig, lake: L
 
     request = read_request(config.request_file)
     report = erase(lake.get_lake(), clickhouse.get_client(), feast.get_store(), request.identifiers,
-                   request.requested_by, request_id=request.request_id, home=feast.home)
+                   request.requested_by, request_id=request.request_id, home=feast.home,
+                   privacy_key=privacy.privacy_key, audit_salt=privacy.audit_salt)
     if not report.verified:
         raise dg.Failure(f"erasure {report.request_id} left rows behind: {report.remaining}")
     Path(config.request_file).unlink(missing_ok=True)
@@ -37,18 +37,10 @@ def erase_subject(context: dg.OpExecutionContext, config: ErasureConfig, lake: L
         "rows_deleted": sum(report.deleted.values())})
 
 
-@dg.job(name=ERASURE_JOB, description="Erase a device or user everywhere (GDPR/CCPA) and write the audit record.")
-def erasure_job():
-    erase_subject()
-
-
-RETENTION_JOB = "retention_job"
-
-
 class RetentionConfig(dg.Config):
     as_of: str = ""  # YYYY-MM-DD the limits count back from; empty = today (UTC)
-    raw_days: int = 30  # landing lines and full IPs
-    silver_days: int = 395  # silver rows and their ClickHouse mirror
+    raw_days: int = RAW_DAYS  # landing lines and full IPs
+    silver_days: int = SILVER_DAYS  # silver rows and their ClickHouse mirror
 
 
 @dg.op(tags={"kind": "privacy"})
@@ -67,18 +59,3 @@ def apply_retention(context: dg.OpExecutionContext, config: RetentionConfig, lak
         "deleted": dg.MetadataValue.json(report.deleted), "ips_truncated": report.ips_truncated,
         "dates_truncated": dg.MetadataValue.json(report.dates_truncated)})
 
-
-def build_retention(raw_days: int, silver_days: int) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
-    """The retention job (defaults from the settings) and its nightly schedule (as of the tick's day)."""
-    @dg.job(name=RETENTION_JOB, description="Retention limit on raw identifiers: landing lines, full IPs, silver rows.",
-            config={"ops": {"apply_retention": {"config": {"raw_days": raw_days, "silver_days": silver_days}}}})
-    def retention_job():
-        apply_retention()
-
-    @dg.schedule(job=retention_job, cron_schedule="15 5 * * *", name="nightly_retention", execution_timezone="UTC")
-    def nightly_retention(context: dg.ScheduleEvaluationContext):
-        day = context.scheduled_execution_time.date().isoformat()
-        return dg.RunRequest(run_key=day, run_config={"ops": {"apply_retention": {"config": {
-            "as_of": day, "raw_days": raw_days, "silver_days": silver_days}}}})
-
-    return retention_job, nightly_retention

@@ -11,7 +11,7 @@ import dagster as dg
 import pandas as pd
 
 from assets.outcomes import skipped_check
-from assets.partitions import hour_window
+from assets.partitions import DAILY, HOURLY, hour_window
 from assets.resources import ClickHouseResource, LakeResource
 from unmogrowp import attribution_config
 from unmogrowp.fraud import features as ff
@@ -178,5 +178,6 @@ CHECKS = (
 )
 
 
-def build_quality_checks(home: Path, hourly: dg.PartitionsDefinition, daily: dg.PartitionsDefinition) -> list:
-    return [gx_asset_check(spec, home, {"hourly": hourly, "daily": daily}) for spec in CHECKS]
+def build_quality_checks(home: Path) -> list:
+    """The checks of CHECKS for the deployment whose Data Docs and attribution config are under ``home``."""
+    return [gx_asset_check(spec, home, {"hourly": HOURLY, "daily": DAILY}) for spec in CHECKS]

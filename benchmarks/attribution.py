@@ -22,7 +22,6 @@ import clickhouse_connect
 import numpy as np
 import pandas as pd
 
-from assets.partitions import chunks
 from assets.dbt_project import DBT_PROJECT_DIR, run_dbt_local
 from unmogrowp.clickhouse import manager
 from unmogrowp.generator.simulate import SimConfig
@@ -30,6 +29,7 @@ from unmogrowp.generator.writer import generate
 from unmogrowp.ingest import events, warehouse
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore
+from unmogrowp.windows import chunks
 
 MS_H = 3_600_000
 
@@ -54,7 +54,8 @@ def pandas_attribution(installs: pd.DataFrame, touches: pd.DataFrame, windows_h:
         right_on=["app_id", "click_id"], suffixes=("", "_t"))[cols + ["touch_id", "touch_type", "touch_ts",
                                                                       "media_source", "is_retargeting"]]
     by_click["method"], by_click["score"] = "referrer", 1.0
-    by_device = inst.dropna(subset=["device_id"]).merge(touches.dropna(subset=["device_id"]), on=["app_id", "device_id"],
+    by_device = inst.dropna(subset=["device_id"]).merge(touches.dropna(subset=["device_id"]),
+                                                        on=["app_id", "device_id"],
                                                         suffixes=("", "_t"))
     by_device = by_device[cols + ["touch_id", "touch_type", "touch_ts", "media_source", "is_retargeting"]].copy()
     by_device["method"], by_device["score"] = "device_id", 1.0
@@ -146,7 +147,8 @@ def main() -> None:
         n_touches = client.command("SELECT count() FROM raw.events WHERE event_type IN ('click', 'impression')")
         print(f"data: {n_installs:,} installs, {n_touches:,} touches (prepared in {time.perf_counter() - t0:.0f} s)")
 
-        dbt(args.port, "build", "--select", "resource_type:seed staging", "--indirect-selection", "buildable", "--quiet")
+        dbt(args.port, "build", "--select", "resource_type:seed staging", "--indirect-selection", "buildable",
+            "--quiet")
         dbt(args.port, "run", "--select", "fct_installs", "--quiet")  # creates the table
         compiled = next((DBT_PROJECT_DIR / "target" / "compiled").rglob("fct_installs.sql")).read_text()
         sql_times, dbt_times = [], []

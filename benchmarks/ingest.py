@@ -14,13 +14,13 @@ from pathlib import Path
 
 import clickhouse_connect
 
-from assets.partitions import chunks
 from unmogrowp.clickhouse import manager
 from unmogrowp.generator.simulate import SimConfig
 from unmogrowp.generator.writer import generate
 from unmogrowp.ingest import events, warehouse
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore
+from unmogrowp.windows import chunks
 
 
 def main() -> None:

@@ -14,15 +14,20 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
+from datetime import date
 
 import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from mlflow import MlflowClient
 from mlflow.models import infer_signature
 
 from ml import evaluation, tracking
-from unmogrowp.fraud.features import MODEL_FEATURES
+from unmogrowp.fraud import pipeline
+from unmogrowp.fraud.features import INSTALL_TABLE, MODEL_FEATURES
+from unmogrowp.lake import Lake
 
 MODEL_NAME = "fraud_install_classifier"
 EXPERIMENT = "fraud"
@@ -143,7 +148,7 @@ def train(features: pd.DataFrame, labels: pd.DataFrame, data_version: dict, para
         score = model.predict_proba(x_test)[:, 1]
         metrics = evaluate(test_df["label"].to_numpy(), score, test_df["fraud_type"], params.threshold)
         metrics.update(train_seconds=train_s, train_rows=float(len(fit_df)), test_rows=float(len(test_df)))
-        importance = dict(zip(MODEL_FEATURES, model.booster_.feature_importance("gain").tolist()))
+        importance = dict(zip(MODEL_FEATURES, model.booster_.feature_importance("gain").tolist(), strict=True))
         mlflow.log_params({"neg_per_pos": params.neg_per_pos, "test_share_days": params.test_share_days,
                            "threshold": params.threshold, "seed": params.seed,
                            "train_days": ",".join(sorted(train_df["install_date"].unique())),
@@ -204,3 +209,41 @@ def rules_scores(features: pd.DataFrame, decisions: pd.DataFrame) -> pd.DataFram
     out["fraud_score"] = (out["top_contributions"] != "").astype(float)
     out["model_version"] = RULES_VERSION
     return out[["install_id", "app_id", "install_date", "fraud_score", "top_contributions", "model_version"]]
+
+
+def newest_version_auc() -> tuple[str, float] | None:
+    """The newest registered version of the fraud model and its held-out ROC-AUC (None: none yet)."""
+    client = MlflowClient()
+    versions = client.search_model_versions(f"name='{MODEL_NAME}'")
+    if not versions:
+        return None
+    latest = max(versions, key=lambda v: int(v.version))
+    return latest.version, client.get_run(latest.run_id).data.metrics["roc_auc"]
+
+
+@dataclass(frozen=True)
+class ScoringResult:
+    installs: int
+    installs_per_s: int
+    model_version: str  # the champion's version, or RULES_VERSION
+    flagged_share: float  # installs scored 0.5 or more
+
+
+def score_dates(lake: Lake, client, start: date, end: date) -> ScoringResult:
+    """Scores the install dates [start, end] with the champion, or the rules without one, into
+    Delta and ClickHouse (the dates replaced)."""
+    flt = [("install_date", ">=", start.isoformat()), ("install_date", "<=", end.isoformat())]
+    features = lake.read(INSTALL_TABLE, filters=flt).to_pandas()
+    champion = tracking.champion_version(MODEL_NAME)
+    t0 = time.perf_counter()
+    if champion:
+        scores = score(features)
+        scores["model_version"] = champion
+    else:
+        decisions = lake.read(pipeline.DECISIONS_TABLE, filters=flt).to_pandas() if lake.exists(
+            pipeline.DECISIONS_TABLE) else pd.DataFrame(columns=["install_id", "reason", "action"])
+        scores = rules_scores(features, decisions)
+    seconds = time.perf_counter() - t0
+    pipeline.store_scores(lake, client, pa.Table.from_pandas(scores, preserve_index=False), start, end)
+    return ScoringResult(len(scores), round(len(scores) / max(seconds, 1e-9)), champion or RULES_VERSION,
+                         float((scores["fraud_score"] >= 0.5).mean()) if len(scores) else 0.0)

@@ -2,16 +2,8 @@
 
 import dagster as dg
 
-from assets import warehouse
-from assets.dbt import build_dbt_assets
-from assets.dbt_project import dbt_manifest
-from assets.feature_store import build_feature_store_assets
-from assets.fraud import build_fraud_assets
-from assets.ingest import build_ingest_assets
-from assets.ltv import build_ltv_assets
-from assets.mta import build_mta_assets
-from assets.partitions import daily_partitions, hourly_partitions
-from assets.privacy import build_retention, erasure_job
+from assets import dbt, feature_store, fraud, ingest, ltv, mta, warehouse
+from assets.partitions import with_start
 from assets.quality import build_quality_checks
 from assets.resources import build_resources
 from orchestration.jobs import (
@@ -26,61 +18,68 @@ from orchestration.jobs import (
     MODEL_TRAINING_JOB,
     REPORTING_JOB,
 )
+from orchestration.privacy import build_retention, erasure_job
 from orchestration.schedules import build_restatement_schedule
 from orchestration.sensors import build_landing_sensor
 from unmogrowp.config import Settings, load_settings
 
+ASSETS = [warehouse.warehouse_databases, warehouse.user_config, ingest.bronze_events, ingest.silver_events,
+          ingest.clickhouse_events, ingest.cost_reports, ingest.clickhouse_cost, dbt.dbt_config_and_staging,
+          dbt.dbt_install_matches, fraud.fraud_features, fraud.fraud_decisions, dbt.dbt_attribution, fraud.fraud_model,
+          fraud.fraud_scores, fraud.click_quality_model, dbt.dbt_ltv_features, ltv.ltv_model, ltv.ltv_predictions,
+          dbt.dbt_daily, mta.mta_algorithmic_credits, dbt.dbt_reporting, feature_store.feast_registry,
+          feature_store.fraud_online_features, feature_store.campaign_online_features]
+
+
+events_job = dg.define_asset_job(
+    EVENTS_JOB, selection=dg.AssetSelection.assets(ingest.bronze_events, ingest.silver_events,
+                                                   ingest.clickhouse_events),
+    description="Landing → bronze → silver → ClickHouse for landing hours.")
+cost_job = dg.define_asset_job(
+    COST_JOB, selection=dg.AssetSelection.assets(ingest.cost_reports, ingest.clickhouse_cost),
+    description="Cost reports → current cost → ClickHouse for cost dates.")
+fraud_job = dg.define_asset_job(
+    FRAUD_JOB, selection=dg.AssetSelection.assets(dbt.dbt_install_matches, fraud.fraud_features,
+                                                  fraud.fraud_decisions, feature_store.fraud_online_features),
+    description="The touch each install came from, Spark fraud features, the SPEC §3 rule decisions "
+                "(before attribution) and the online fraud features for install dates.")
+training_job = dg.define_asset_job(
+    MODEL_TRAINING_JOB, selection=dg.AssetSelection.assets(fraud.fraud_model, fraud.click_quality_model,
+                                                           ltv.ltv_model, ltv.ltv_predictions),
+    description="Nightly: train the fraud, click-quality and LTV models (MLflow, champion gate) and refresh "
+                "LTV predictions.")
+scoring_job = dg.define_asset_job(
+    FRAUD_SCORING_JOB, selection=dg.AssetSelection.assets(fraud.fraud_scores),
+    description="Score install dates with the champion fraud model.")
+setup_job = dg.define_asset_job(
+    DBT_SETUP_JOB, selection=dg.AssetSelection.assets(warehouse.warehouse_databases, warehouse.user_config,
+                                                     dbt.dbt_config_and_staging, feature_store.feast_registry),
+    description="ClickHouse databases, the attribution config (dbt seeds and UNMOGROWP_HOME/config/), staging "
+                "views and `feast apply`; run after a deploy or a config change.")
+attribution_job = dg.define_asset_job(
+    ATTRIBUTION_JOB, selection=dg.AssetSelection.assets(dbt.dbt_attribution),
+    description="Install attribution (fct_installs) for install hours.")
+ltv_features_job = dg.define_asset_job(
+    LTV_FEATURES_JOB, selection=dg.AssetSelection.assets(dbt.dbt_ltv_features),
+    description="Per-install cumulative activity by elapsed day (Feast install_activity) for install dates.")
+daily_job = dg.define_asset_job(
+    DAILY_MARTS_JOB, selection=dg.AssetSelection.assets(dbt.dbt_daily, mta.mta_algorithmic_credits,
+                                                       feature_store.campaign_online_features),
+    description="Cohorts, retention, KPIs, multi-touch credit and the online campaign KPIs for install dates.")
+reporting_job = dg.define_asset_job(
+    REPORTING_JOB, selection=dg.AssetSelection.assets(dbt.dbt_reporting),
+    description="Reporting views over the marts.")
+
 
 def build_definitions(settings: Settings | None = None) -> dg.Definitions:
+    """The module's assets, checks and jobs for ``settings``: their first partition, the resources, the
+    retention defaults, the sensor's default status and the executor come from them."""
     settings = settings or load_settings()
-    hourly, daily = hourly_partitions(settings), daily_partitions(settings)
-    ingest = build_ingest_assets(hourly, daily)
-    events_job = dg.define_asset_job(
-        EVENTS_JOB, selection=dg.AssetSelection.assets("bronze_events", "silver_events", "clickhouse_events"),
-        description="Landing → bronze → silver → ClickHouse for landing hours.")
-    cost_job = dg.define_asset_job(
-        COST_JOB, selection=dg.AssetSelection.assets("cost_reports", "clickhouse_cost"),
-        description="Cost reports → current cost → ClickHouse for cost dates.")
-    dbt_setup, dbt_matches, dbt_attribution, dbt_ltv_features, dbt_daily, dbt_reporting = build_dbt_assets(dbt_manifest(), hourly, daily)
-    mta = build_mta_assets(daily)
-    (features, decisions, fraud_model, fraud_scores, click_model), fraud_checks = build_fraud_assets(daily)
-    ltv_model, ltv_predictions = build_ltv_assets()
-    feast_registry, fraud_online, campaign_online = build_feature_store_assets(daily, features)
-    fraud_job = dg.define_asset_job(
-        FRAUD_JOB, selection=dg.AssetSelection.assets(dbt_matches, features, decisions, fraud_online),
-        description="The touch each install came from, Spark fraud features, the SPEC §3 rule decisions "
-                    "(before attribution) and the online fraud features for install dates.")
-    training_job = dg.define_asset_job(
-        MODEL_TRAINING_JOB, selection=dg.AssetSelection.assets(fraud_model, click_model, ltv_model, ltv_predictions),
-        description="Nightly: train the fraud, click-quality and LTV models (MLflow, champion gate) and refresh LTV predictions.")
-    scoring_job = dg.define_asset_job(
-        FRAUD_SCORING_JOB, selection=dg.AssetSelection.assets(fraud_scores),
-        description="Score install dates with the champion fraud model.")
-    user_config = warehouse.build_user_config(settings.home)
-    setup_job = dg.define_asset_job(
-        DBT_SETUP_JOB, selection=dg.AssetSelection.assets("warehouse_databases", user_config, dbt_setup,
-                                                         feast_registry),
-        description="ClickHouse databases, the attribution config (dbt seeds and UNMOGROWP_HOME/config/), staging "
-                    "views and `feast apply`; run after a deploy or a config change.")
-    attribution_job = dg.define_asset_job(
-        ATTRIBUTION_JOB, selection=dg.AssetSelection.assets(dbt_attribution),
-        description="Install attribution (fct_installs) for install hours.")
-    ltv_features_job = dg.define_asset_job(
-        LTV_FEATURES_JOB, selection=dg.AssetSelection.assets(dbt_ltv_features),
-        description="Per-install cumulative activity by elapsed day (Feast install_activity) for install dates.")
-    daily_job = dg.define_asset_job(
-        DAILY_MARTS_JOB, selection=dg.AssetSelection.assets(dbt_daily, *mta, campaign_online),
-        description="Cohorts, retention, KPIs, multi-touch credit and the online campaign KPIs for install dates.")
-    reporting_job = dg.define_asset_job(
-        REPORTING_JOB, selection=dg.AssetSelection.assets(dbt_reporting),
-        description="Reporting views over the marts.")
     retention_job, nightly_retention = build_retention(settings.retention_raw_days, settings.retention_silver_days)
     return dg.Definitions(
-        assets=[warehouse.warehouse_databases, user_config, *ingest, dbt_setup, dbt_matches, features, decisions, dbt_attribution,
-                fraud_model, fraud_scores, click_model, dbt_ltv_features, ltv_model, ltv_predictions, dbt_daily, *mta,
-                dbt_reporting,
-                feast_registry, fraud_online, campaign_online],
-        asset_checks=[*fraud_checks, *build_quality_checks(settings.home, hourly, daily)],
+        assets=with_start(ASSETS, settings.partitions_start),
+        asset_checks=with_start([fraud.fraud_auc_above_floor, *build_quality_checks(settings.home)],
+                                settings.partitions_start),
         jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, ltv_features_job, training_job, scoring_job,
               daily_job, reporting_job, erasure_job, retention_job],
         schedules=[
@@ -103,7 +102,8 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
             nightly_retention,
         ],
         sensors=[build_landing_sensor(events_job, cost_job, running=not settings.is_local)],
-        resources=build_resources(settings),
+        resources={**build_resources(settings),
+                   "user_config_dir": warehouse.UserConfigResource(home=str(settings.home))},
         # locally every step of a run shares the run worker (one import of the code base, one Spark
         # session: a process per step cost about 18 s of imports each); steps in processes of their own
         # where they can run in parallel on a real cluster

@@ -11,6 +11,7 @@ MODEL_TRAINING_JOB = "model_training_job"
 FRAUD_SCORING_JOB = "fraud_scoring_job"
 LTV_FEATURES_JOB = "ltv_features_job"
 ERASURE_JOB = "erasure_job"
+RETENTION_JOB = "retention_job"
 
 # the jobs in order, and the partitions each covers: fraud decisions before attribution (rejections
 # feed back); models after it; LTV predictions before the daily marts (fct_cohort_kpis reads them)

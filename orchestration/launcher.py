@@ -22,6 +22,8 @@ from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import GrpcServerTarget
 from dagster._grpc.client import DagsterGrpcClient
 
+from unmogrowp.net import free_port
+
 REPO = Path(__file__).resolve().parent.parent
 # the code location named as workspace.yaml names it (a python_module entry is named after its
 # module), so a run launched here is re-executed from the UI against the same location
@@ -40,21 +42,13 @@ def ensure_instance(dagster_home: Path) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(str(dagster_home))
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class CodeServer:
     """``dagster api grpc`` serving the definitions with ``environ``; its output, and that of the
     run workers it spawns, goes to ``log_path`` (the runs' own logs are in the Dagster event log)."""
 
     def __init__(self, environ: Mapping[str, str], log_path: Path, startup_timeout: float = 300):
         self.environ, self.log_path, self.startup_timeout = dict(environ), log_path, startup_timeout
-        self.port = _free_port()
+        self.port = free_port()
         self._proc: subprocess.Popen | None = None
 
     def __enter__(self) -> CodeServer:

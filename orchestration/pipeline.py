@@ -10,9 +10,9 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from assets.outcomes import SKIPPED
+from assets.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 from orchestration.jobs import ERASURE_JOB, PIPELINE_JOBS
 from orchestration.launcher import CodeServer, Launcher, Progress, RunResult, ensure_instance
-from assets.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 from unmogrowp.clickhouse import manager
 from unmogrowp.config import Settings, settings_environ, with_landing
 
@@ -153,6 +153,7 @@ def run_erasure(settings: Settings, identifiers: list[str], requested_by: str):
     if not result.success:
         raise RuntimeError(next(iter(result.failures.values()), "erasure failed"))
     request_id = result.outputs["erase_subject"]["request_id"]
-    row = next(r for r in Lake(settings.lake_uri).read(AUDIT_TABLE).to_pylist() if r["request_id"] == request_id)
+    audit = Lake(settings.lake_uri, settings.storage_options(settings.lake_uri)).read(AUDIT_TABLE).to_pylist()
+    row = next(r for r in audit if r["request_id"] == request_id)
     return ErasureReport(request_id, row["requested_by"], row["requested_at"].isoformat(), json.loads(row["deleted"]),
                          {}, verified_flag=row["verified"])

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import clickhouse_connect
 
-from assets.partitions import chunks
 from unmogrowp.ingest import events, warehouse
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore
+from unmogrowp.windows import chunks
 
 START = datetime(2026, 9, 1, tzinfo=UTC)
 END = START + timedelta(days=8)

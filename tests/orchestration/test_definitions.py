@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.definitions import build_definitions
 from assets.resources import ClickHouseResource
+from orchestration.definitions import build_definitions
 from tests.conftest import REPO
 from unmogrowp.config import load_settings
 
@@ -23,92 +23,47 @@ def test_dagster_definitions_validate(tmp_path):
     assert "All code locations passed validation" in result.stdout + result.stderr
 
 
-def test_asset_graph_snapshot(tmp_path):
-    defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path)}))
+def _partitions(partitions_def) -> str | None:
+    return partitions_def and f"{type(partitions_def).__name__}(start={partitions_def.start.isoformat()})"
+
+
+def graph_snapshot(defs: dg.Definitions) -> dict:
+    """What the code location offers, without the texts and code versions that change with every model edit."""
     graph = defs.resolve_asset_graph()
-    snapshot = {
-        key.to_user_string(): (graph.get(key).group_name, sorted(k.to_user_string() for k in graph.get(key).parent_keys))
-        for key in graph.get_all_asset_keys()
+    repository = defs.get_repository_def()
+    return {
+        "assets": {key.to_user_string(): {
+            "group": graph.get(key).group_name, "kinds": sorted(graph.get(key).kinds),
+            "partitions": _partitions(graph.get(key).partitions_def), "pools": sorted(graph.get(key).pools or ()),
+            "deps": sorted(k.to_user_string() for k in graph.get(key).parent_keys)}
+            for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())},
+        "checks": {key.to_user_string(): {"blocking": graph.get(key).blocking,
+                                          "partitions": _partitions(graph.get(key).partitions_def)}
+                   for key in sorted(graph.asset_check_keys, key=lambda k: k.to_user_string())},
+        "jobs": {job.name: {"partitions": _partitions(job.partitions_def),
+                            "ops": sorted(n.name for n in job.graph.nodes)}
+                 for job in defs.resolve_all_job_defs() if not job.name.startswith("__")},
+        "schedules": {s.name: {"cron": s.cron_schedule, "job": s.job_name, "timezone": s.execution_timezone}
+                      for s in repository.schedule_defs},
+        "sensors": {s.name: {"jobs": sorted(t.job_name for t in s.targets), "status": s.default_status.value}
+                    for s in repository.sensor_defs},
+        "resources": sorted(defs.resources),
     }
-    stg = "staging/sdk/stg_sdk__"
-    config = "staging/config/stg_config__"
-    tables = ("anonymous_ip_ranges", "attribution_window_overrides", "campaign_targeting", "fx_rates", "network_priority")
-    matching = [f"{config}anonymous_ip_ranges", f"{config}attribution_window_overrides", f"{config}network_priority"]
-    assert snapshot == {
-        "warehouse_databases": ("platform", []),
-        **{f"config_user/{name}": ("platform", ["warehouse_databases"]) for name in tables},
-        **{f"{config}{name}": ("staging", [f"config/{name}", f"config_user/{name}"]) for name in tables},
-        "bronze_events": ("ingest", []),
-        "silver_events": ("ingest", ["bronze_events"]),
-        "clickhouse_events": ("ingest", ["silver_events"]),
-        "cost_reports": ("ingest", []),
-        "clickhouse_cost": ("ingest", ["cost_reports"]),
-        **{f"config/{seed}": ("dbt_config", []) for seed in tables},
-        **{f"{stg}{name}": ("staging", ["clickhouse_events"]) for name in ("app_events", "installs", "touches")},
-        "staging/cost/stg_cost__spend": ("staging", ["clickhouse_cost"]),
-        # one waterfall (macros/ranked_touches.sql): the touch before fraud rules, and attribution after them
-        "marts/matching/fct_install_matches": ("marts_matching", [*matching, f"{stg}installs", f"{stg}touches"]),
-        "marts/attribution/fct_installs": ("marts_attribution", [
-            "fraud_decisions", *sorted([*matching, f"{config}campaign_targeting"]), f"{stg}installs", f"{stg}touches"]),
-        "fraud_features": ("fraud", ["marts/matching/fct_install_matches", "silver_events"]),
-        "fraud_decisions": ("fraud", ["fraud_features"]),
-        "fraud_model": ("fraud", ["feast_registry", "fraud_features", "marts/attribution/fct_installs"]),
-        "fraud_scores": ("fraud", ["fraud_features", "fraud_model"]),
-        "click_quality_model": ("fraud", ["fraud_features"]),
-        "ltv_model": ("ltv", ["feast_registry", "marts/attribution/fct_installs",
-                              "marts/features/fs_install_activity_daily", f"{config}fx_rates", f"{stg}app_events"]),
-        "ltv_predictions": ("ltv", ["feast_registry", "ltv_model", "marts/attribution/fct_installs",
-                                    "marts/features/fs_install_activity_daily", f"{config}fx_rates", f"{stg}app_events"]),
-        "marts/features/fs_install_activity_daily": ("marts_features", [
-            "clickhouse_events", "marts/attribution/fct_installs", f"{config}fx_rates", f"{stg}app_events"]),
-        "marts/fraud/fct_fraud_decisions": ("marts_fraud", ["fraud_decisions", "marts/attribution/fct_installs"]),
-        "marts/fraud/fct_clawback_ledger": ("marts_fraud", ["marts/cohorts/fct_cohort_kpis",
-                                                            "marts/fraud/fct_fraud_decisions"]),
-        "marts/cohorts/fct_revenue_events": ("marts_cohorts", [
-            "marts/attribution/fct_installs", f"{config}fx_rates", f"{stg}app_events"]),
-        "marts/cohorts/fct_cohort_retention": ("marts_cohorts", [
-            "clickhouse_events", "marts/attribution/fct_installs", f"{stg}app_events"]),
-        "marts/cohorts/fct_cohort_kpis": ("marts_cohorts", [
-            "clickhouse_events", "ltv_predictions", "marts/attribution/fct_installs",
-            "marts/cohorts/fct_revenue_events", f"{config}fx_rates", "staging/cost/stg_cost__spend"]),
-        "marts/mta/mta_conversion_paths": ("marts_mta", [
-            "marts/attribution/fct_installs", "marts/cohorts/fct_revenue_events", f"{config}anonymous_ip_ranges",
-            f"{config}attribution_window_overrides", f"{stg}installs", f"{stg}touches"]),
-        "marts/mta/mta_nonconverting_paths": ("marts_mta", [f"{stg}installs", f"{stg}touches"]),
-        "marts/mta/mta_heuristic_credits": ("marts_mta", ["marts/mta/mta_conversion_paths"]),
-        "mta_algorithmic_credits": ("marts_mta", ["marts/mta/mta_conversion_paths", "marts/mta/mta_nonconverting_paths"]),
-        "marts/reporting/fct_touch_credits": ("marts_reporting", [
-            "marts/mta/mta_heuristic_credits", "mta_algorithmic_credits"]),
-        "marts/reporting/fct_channel_credits": ("marts_reporting", ["marts/reporting/fct_touch_credits"]),
-        "marts/retargeting/fct_reengagements": ("marts_retargeting", [
-            "marts/attribution/fct_installs", f"{stg}app_events", f"{stg}installs", f"{stg}touches"]),
-        "marts/features/fs_campaign_daily": ("marts_features", [
-            "marts/attribution/fct_installs", "marts/cohorts/fct_cohort_kpis", "marts/fraud/fct_fraud_decisions"]),
-        "feast_registry": ("feature_store", []),
-        "fraud_online_features": ("feature_store", ["feast_registry", "fraud_features"]),
-        "campaign_online_features": ("feature_store", ["feast_registry", "marts/features/fs_campaign_daily"]),
-    }
-    hourly = graph.get(dg.AssetKey("silver_events")).partitions_def
-    assert isinstance(hourly, dg.HourlyPartitionsDefinition) and hourly.start.isoformat() == "2026-09-01T00:00:00+00:00"
-    assert isinstance(graph.get(dg.AssetKey("cost_reports")).partitions_def, dg.DailyPartitionsDefinition)
-    # attribution runs per install hour, cohorts and multi-touch per install date, views unpartitioned
-    assert graph.get(dg.AssetKey(["marts", "attribution", "fct_installs"])).partitions_def == hourly
-    for key in (["marts", "cohorts", "fct_cohort_kpis"], ["marts", "mta", "mta_heuristic_credits"],
-                ["mta_algorithmic_credits"], ["marts", "retargeting", "fct_reengagements"]):
-        assert isinstance(graph.get(dg.AssetKey(key)).partitions_def, dg.DailyPartitionsDefinition)
-    assert graph.get(dg.AssetKey(["marts", "reporting", "fct_touch_credits"])).partitions_def is None
-    assert set(defs.resources) == {"clickhouse", "lake", "landing", "dbt", "ml", "feast"}
-    for key in ("fraud_features", "fraud_decisions", "fraud_scores", "fraud_online_features", "campaign_online_features"):
-        assert isinstance(graph.get(dg.AssetKey(key)).partitions_def, dg.DailyPartitionsDefinition)
-    checks = {(k.asset_key.to_user_string(), k.name) for k in graph.asset_check_keys}
-    assert ("silver_events", "reconciles") in checks
-    assert ("marts/attribution/fct_installs", "unique_fct_installs_install_id") in checks
-    assert ("marts/reporting/fct_touch_credits", "credits_sum_to_value_fct_touch_credits_conversion_id__model") in checks
-    assert ("marts/cohorts/fct_cohort_kpis", "assert_cohort_cost_reconciles") in checks
-    assert ("fraud_model", "fraud_auc_above_floor") in checks and ("fraud_features", "gx_fraud_install_features") in checks
-    assert {("bronze_events", "gx_bronze_events"), ("silver_events", "gx_silver_events"),
-            ("cost_reports", "gx_cost_current"), ("marts/attribution/fct_installs", "gx_attribution_rate"),
-            ("marts/cohorts/fct_cohort_retention", "gx_retention_monotonic")} <= checks
+
+
+def test_asset_graph_snapshot(tmp_path, snapshot):
+    """Keys, groups, kinds, partitions, deps, checks, jobs, schedules and sensors; after an intended change
+    `pytest tests/orchestration/test_definitions.py --snapshot-update` rewrites __snapshots__/."""
+    assert graph_snapshot(build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path)}))) == snapshot
+
+
+def test_the_partitions_start_where_the_settings_say(tmp_path):
+    """Every partitioned asset, check and job of the definitions starts on the settings' first day."""
+    settings = load_settings({"UNMOGROWP_HOME": str(tmp_path), "UNMOGROWP_PARTITIONS_START": "2017-03-01"})
+    snap = graph_snapshot(build_definitions(settings))
+    starts = {p for group in ("assets", "checks", "jobs") for v in snap[group].values() if (p := v["partitions"])}
+    assert starts == {"HourlyPartitionsDefinition(start=2017-03-01T00:00:00+00:00)",
+                      "DailyPartitionsDefinition(start=2017-03-01T00:00:00+00:00)"}
 
 
 def test_prod_resources_come_from_the_environment():

@@ -1,10 +1,9 @@
 """`unmogrowp run`: every asset through Dagster for a range, twice, same result."""
 
 import os
-from dataclasses import replace
 
-from data_quality import runner
 from assets.partitions import RANGE_END, RANGE_START
+from data_quality import runner
 from orchestration.pipeline import format_summary, run_pipeline
 
 MARTS = ("marts.fct_installs", "marts.fct_cohort_retention", "marts.fct_cohort_kpis", "marts.fct_touch_credits")
@@ -37,7 +36,7 @@ def test_pipeline_materializes_the_range_idempotently(pipeline_run, generated, c
     assert all(n > 0 for n, _ in before.values())
 
     monkeypatch.delenv("DAGSTER_HOME", raising=False)
-    second = run_pipeline(replace(settings), start, end, landing_uri=landing, op_config=op_config)
+    second = run_pipeline(settings.model_copy(), start, end, landing_uri=landing, op_config=op_config)
     assert second.success, second.failures
     assert second.metadata["bronze_events"]["files_loaded"] == 0
     assert second.metadata["bronze_events"]["files_already_loaded"] == manifest["event_files"]

@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime
 
 import dagster as dg
 
-from orchestration.definitions import COST_JOB, EVENTS_JOB, build_definitions
 from assets.resources import LandingResource
+from orchestration.definitions import COST_JOB, EVENTS_JOB, build_definitions
 from unmogrowp.config import load_settings
 from unmogrowp.landing import LandingStore, cost_key, event_key
 
@@ -97,8 +97,8 @@ def test_schedules_target_the_ingest_jobs(tmp_path):
 
 
 def test_restatement_schedules_rerun_recent_ranges_as_one_run(tmp_path):
-    from orchestration.definitions import ATTRIBUTION_JOB, DAILY_MARTS_JOB
     from assets.partitions import RANGE_END, RANGE_START
+    from orchestration.definitions import ATTRIBUTION_JOB, DAILY_MARTS_JOB
 
     defs = build_definitions(load_settings({"UNMOGROWP_HOME": str(tmp_path)}))
     hourly = defs.resolve_schedule_def("hourly_attribution")

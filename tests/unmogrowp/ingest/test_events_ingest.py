@@ -111,7 +111,7 @@ def test_each_fault_kind_is_quarantined_with_its_reason(tmp_path):
     assert bronze.file_errors == {"truncated_gzip": 1, "not_gzip": 1}
     assert silver.reconciles and silver.landed == bronze.lines
     assert silver.duplicates == 1
-    assert {k: v for k, v in silver.reasons.items()} == {
+    assert dict(silver.reasons) == {
         "malformed_json": 1, "unknown_event_type:teleport": 1, "missing_field:platform": 1,
         "unknown_field:eventTime": 1, "unknown_field:experiment": 1, "app_id_mismatch": 1,
         "truncated_gzip": 1, "not_gzip": 1}

@@ -2,6 +2,9 @@
 -- previous install (reinstall detection over the re-attribution window R) and anonymous IPs.
 {%- set s = attribution_settings() %}
 {%- set r_ms = s.reattribution_window_days * 86400000 %}
+{%- set install_columns = ['install_ts', 'install_id'] %}  {#- history sorts by the first: time #}
+{%- set install = tuple_elements('install', install_columns) %}
+{%- set previous_install = tuple_elements('history[index - 1]', install_columns) %}
 
 with window_installs as (
     select * from {{ ref('stg_sdk__installs') }}
@@ -12,14 +15,15 @@ with window_installs as (
 -- install is found by a group-by over them instead of a window function over every install
 previous as (
     select
-        install.2 as install_id,
-        history[index - 1].2 as previous_install_id,
-        history[index - 1].1 as previous_install_ts
+        {{ install.install_id }} as install_id,
+        {{ previous_install.install_id }} as previous_install_id,
+        {{ previous_install.install_ts }} as previous_install_ts
     from (
-        select arraySort(groupArray((install_ts, install_id))) as history
+        select arraySort(groupArray(({{ install_columns | join(', ') }}))) as history
         from {{ ref('stg_sdk__installs') }}
-        where install_ts >= {{ window_start() }} - interval {{ s.reattribution_window_days }} day
-          and install_ts < {{ window_end() }}
+        where
+            install_ts >= {{ window_start() }} - interval {{ s.reattribution_window_days }} day
+            and install_ts < {{ window_end() }}
         group by app_id, device_key
         having length(history) > 1
     )
@@ -29,8 +33,10 @@ previous as (
 
 anonymous_ranges as (
     select
-        groupArrayIf(IPv4CIDRToRange(toIPv4(splitByChar('/', cidr)[1]), toUInt8(splitByChar('/', cidr)[2])),
-                     not position(cidr, ':')) as v4_ranges,
+        groupArrayIf(
+            IPv4CIDRToRange(toIPv4(splitByChar('/', cidr)[1]), toUInt8(splitByChar('/', cidr)[2])),
+            not position(cidr, ':')
+        ) as v4_ranges,
         groupArrayIf(cidr, position(cidr, ':') > 0) as v6_cidrs
     from {{ ref('stg_config__anonymous_ip_ranges') }}
 )
@@ -52,11 +58,13 @@ select
     if(p.install_id = '', null, p.previous_install_id) as previous_install_id,
     if(p.install_id = '', null, p.previous_install_ts) as previous_install_ts,
     p.install_id != '' and {{ ms('i.install_ts') }} - {{ ms('p.previous_install_ts') }} <= {{ r_ms }} as is_reinstall,
+    -- r and c are the lambdas' parameters, not columns (the dialect parses them as ones) -- noqa: disable=RF02
     i.ip is not null and (
         arrayExists(r -> toIPv4OrZero(i.ip) between r.1 and r.2, anonymous_ranges.v4_ranges)
         or arrayExists(c -> position(i.ip, ':') > 0 and isIPAddressInRange(i.ip, c), anonymous_ranges.v6_cidrs)
     ) as is_anonymous_ip
+    -- noqa: enable=RF02
 from window_installs as i
-left join previous as p on p.install_id = i.install_id
+left join previous as p on i.install_id = p.install_id
 cross join anonymous_ranges
 settings join_use_nulls = 0

@@ -1,6 +1,10 @@
 -- Every (install, touch) pair a match method links, with its window, eligibility and fraud
 -- rejection (SPEC §2, §3.1). Set-based: three equi-joins, no per-install loops.
 {%- set s = attribution_settings() %}
+{%- set rule_columns = ['app_id', 'media_source', 'campaign_id', 'adset_id', 'ad_id', 'touch_type', 'match_class',
+                        'window_hours'] %}
+{%- set r = tuple_elements('r', rule_columns) %}
+{%- set matched = tuple_elements('w.rules[rule_index]', rule_columns) %}
 
 with installs as (
     select * from {{ ref('int_attribution__installs') }}
@@ -8,22 +12,28 @@ with installs as (
 
 touches as (
     select * from {{ ref('stg_sdk__touches') }}
-    where touch_ts >= {{ window_start() }} - interval {{ max_touch_window_hours() }} hour
-      and touch_ts < {{ window_end() }}
+    where
+        touch_ts >= {{ window_start() }} - interval {{ max_touch_window_hours() }} hour
+        and touch_ts < {{ window_end() }}
 ),
 
 -- window rules, most specific first: ad > adset > campaign > network > app
 window_rules as (
-    select groupArray(tuple(app_id, media_source, campaign_id, adset_id, ad_id, touch_type, match_class,
-                            window_hours)) as rules
+    select groupArray(tuple({{ rule_columns | join(', ') }})) as rules
     from (
         select
-            ifNull(app_id, '') as app_id, ifNull(media_source, '') as media_source,
-            ifNull(campaign_id, '') as campaign_id, ifNull(adset_id, '') as adset_id,
-            ifNull(ad_id, '') as ad_id, touch_type, match_class, window_hours
+            ifNull(app_id, '') as app_id,
+            ifNull(media_source, '') as media_source,
+            ifNull(campaign_id, '') as campaign_id,
+            ifNull(adset_id, '') as adset_id,
+            ifNull(ad_id, '') as ad_id,
+            touch_type,
+            match_class,
+            window_hours
         from {{ ref('stg_config__attribution_window_overrides') }}
-        order by (ad_id != '') * 16 + (adset_id != '') * 8 + (campaign_id != '') * 4
-                 + (media_source != '') * 2 + (app_id != '') desc, window_hours
+        order by
+            (ad_id != '') * 16 + (adset_id != '') * 8 + (campaign_id != '') * 4
+            + (media_source != '') * 2 + (app_id != '') desc, window_hours
     )
 ),
 
@@ -38,29 +48,50 @@ window_rules as (
      "ip", "ip", "t.device_id is null"),
 ] %}
 {%- for name, method, score, touch_key, install_key, condition in branches %}
-{{ name }} as (
-    select
-        i.install_id as install_id, i.app_id as app_id, i.install_ts as install_ts,
-        i.install_begin_ts as install_begin_ts, i.referrer_click_ts as referrer_click_ts, i.is_reinstall as is_reinstall,
-        t.touch_id as touch_id, t.touch_type as touch_type, t.touch_ts as touch_ts, t.media_source as media_source,
-        t.campaign_id as campaign_id, t.adset_id as adset_id, t.ad_id as ad_id, t.site_id as site_id,
-        t.is_retargeting as is_retargeting,
-        {{ method }} as match_method,
-        {{ score }} as match_score
-    from (
-        select *, cityHash64(app_id, {{ touch_key }}) as match_key
-        from touches
-        where {{ touch_key }} is not null
-          and cityHash64(app_id, {{ touch_key }}) in (
-              select cityHash64(app_id, {{ install_key }}) from {{ ref('stg_sdk__installs') }}
-              where {{ install_key }} is not null
-                and install_ts >= {{ window_start() }} and install_ts < {{ window_end() }})
-    ) as t
-    inner join (
-        select *, cityHash64(app_id, {{ install_key }}) as match_key from installs where {{ install_key }} is not null
-    ) as i on i.match_key = t.match_key
-    where t.app_id = i.app_id and t.{{ touch_key }} = i.{{ install_key }} and {{ condition }}
-),
+    {{ name }}_installs as (
+        select
+            *,
+            cityHash64(app_id, {{ install_key }}) as match_key
+        from installs
+        where {{ install_key }} is not null
+    ),
+
+    {{ name }} as (
+        select
+            i.install_id as install_id,
+            i.app_id as app_id,
+            i.install_ts as install_ts,
+            i.install_begin_ts as install_begin_ts,
+            i.referrer_click_ts as referrer_click_ts,
+            i.is_reinstall as is_reinstall,
+            t.touch_id as touch_id,
+            t.touch_type as touch_type,
+            t.touch_ts as touch_ts,
+            t.media_source as media_source,
+            t.campaign_id as campaign_id,
+            t.adset_id as adset_id,
+            t.ad_id as ad_id,
+            t.site_id as site_id,
+            t.is_retargeting as is_retargeting,
+            {{ method }} as match_method,
+            {{ score }} as match_score
+        from (
+            select
+                *,
+                cityHash64(app_id, {{ touch_key }}) as match_key
+            from touches
+            where
+                {{ touch_key }} is not null
+                and cityHash64(app_id, {{ touch_key }}) in (
+                    select cityHash64(si.app_id, si.{{ install_key }}) from {{ ref('stg_sdk__installs') }} as si
+                    where
+                        si.{{ install_key }} is not null
+                        and si.install_ts >= {{ window_start() }} and si.install_ts < {{ window_end() }}
+                )
+        ) as t
+        inner join {{ name }}_installs as i on t.match_key = i.match_key
+        where t.app_id = i.app_id and t.{{ touch_key }} = i.{{ install_key }} and {{ condition }}
+    ),
 {% endfor %}
 
 candidates as (
@@ -70,23 +101,34 @@ candidates as (
         {{ ms('install_ts') }} - {{ ms('touch_ts') }} as age_ms
     from (
         select * from by_click_id
-        union all select * from by_device_id
-        union all select * from by_ip where match_score >= {{ s.probabilistic_min_score }}
+        union all
+        select * from by_device_id
+        union all
+        select * from by_ip
+        where match_score >= {{ s.probabilistic_min_score }}
     )
 ),
 
 windowed as (
     select
         c.*,
-        arrayFirstIndex(r -> (r.1 = '' or r.1 = c.app_id) and (r.2 = '' or r.2 = c.media_source)
-                             and (r.3 = '' or r.3 = ifNull(c.campaign_id, '')) and (r.4 = '' or r.4 = ifNull(c.adset_id, ''))
-                             and (r.5 = '' or r.5 = ifNull(c.ad_id, '')) and r.6 = c.touch_type and r.7 = c.match_class,
-                        w.rules) as rule_index,
-        if(rule_index > 0, toUInt32(w.rules[rule_index].8), toUInt32(multiIf(
+        -- r is the lambda's parameter, not a column (the dialect parses it as one) -- noqa: disable=RF02
+        arrayFirstIndex(
+            r -> ({{ r.app_id }} = '' or {{ r.app_id }} = c.app_id)
+            and ({{ r.media_source }} = '' or {{ r.media_source }} = c.media_source)
+            and ({{ r.campaign_id }} = '' or {{ r.campaign_id }} = ifNull(c.campaign_id, ''))
+            and ({{ r.adset_id }} = '' or {{ r.adset_id }} = ifNull(c.adset_id, ''))
+            and ({{ r.ad_id }} = '' or {{ r.ad_id }} = ifNull(c.ad_id, ''))
+            and {{ r.touch_type }} = c.touch_type and {{ r.match_class }} = c.match_class,
+            w.rules
+        ) as rule_index,
+        -- noqa: enable=RF02
+        if(rule_index > 0, toUInt32({{ matched.window_hours }}), toUInt32(multiIf(
             c.touch_type = 'click' and c.match_class = 'deterministic', {{ s.click_window_hours }},
             c.touch_type = 'click', {{ s.click_probabilistic_window_hours }},
             c.match_class = 'deterministic', {{ s.impression_window_hours }},
-            {{ s.impression_probabilistic_window_hours }}))) as window_hours
+            {{ s.impression_probabilistic_window_hours }}
+        ))) as window_hours
     from candidates as c
     cross join window_rules as w
 )
@@ -115,7 +157,7 @@ select
     window_hours > 0 and age_ms >= 0 and age_ms <= window_hours * 3600000 as is_eligible,
     -- SPEC §3.1: a click between the store's install begin and the first open is injected
     touch_type = 'click' and install_begin_ts is not null
-        and touch_ts > install_begin_ts and touch_ts <= install_ts as is_click_injection,
+    and touch_ts > install_begin_ts and touch_ts <= install_ts as is_click_injection,
     -- store timestamps confirm a short CTIT when the referrer carries this click's time
     referrer_click_ts is not null and referrer_click_ts = touch_ts as store_confirmed
 from windowed

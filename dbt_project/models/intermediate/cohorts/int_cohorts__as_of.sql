@@ -6,9 +6,9 @@
 select
     app_id,
     {% if as_of -%}
-    least(max(event_ts), toDateTime64('{{ as_of }}', 3, 'UTC'))
+        least(max(event_ts), toDateTime64('{{ as_of }}', 3, 'UTC'))
     {%- else -%}
-    max(event_ts)
+        max(event_ts)
     {%- endif %} as as_of_ts
 from {{ source('raw', 'events') }}
 group by app_id

@@ -15,6 +15,7 @@ select
     ad_id,
     country
 from {{ ref('fct_installs') }}
-where install_kind = 'install'
-  and attribution_status in ('attributed', 'organic')
-  and {{ in_date_window("toDate(install_ts, '" ~ tz ~ "')") }}
+where
+    install_kind = 'install'
+    and attribution_status in ('attributed', 'organic')
+    and {{ in_date_window("toDate(install_ts, '" ~ tz ~ "')") }}

@@ -17,18 +17,28 @@ with members as (
 ),
 
 as_of as (
-    select app_id, as_of_ts from {{ ref('int_cohorts__as_of') }}
+    select
+        app_id,
+        as_of_ts
+    from {{ ref('int_cohorts__as_of') }}
 ),
 
 revenue as (
-    select install_id, day_n, revenue, event_type
+    select
+        install_id,
+        day_n,
+        revenue,
+        event_type
     from {{ ref('fct_revenue_events') }}
     where {{ in_date_window('install_date') }}
 ),
 
 -- the champion LTV model's predicted revenue per install (USD), when it has scored the install
 predictions as (
-    select install_id, any(predicted_revenue) as predicted_revenue, any(horizon_days) as horizon_days
+    select
+        install_id,
+        any(predicted_revenue) as predicted_revenue,
+        any(horizon_days) as horizon_days
     from {{ source('ml', 'ltv_predictions') }}
     where {{ in_date_window('install_date') }}
     group by install_id
@@ -37,22 +47,36 @@ predictions as (
 member_revenue as (
     select
         m.install_id as install_id,
-        any(m.install_date) as install_date, any(m.install_ts) as install_ts, any(m.app_id) as app_id,
-        any(m.platform) as platform, any(m.media_source) as media_source, any(m.campaign_id) as campaign_id,
-        any(m.adset_id) as adset_id, any(m.ad_id) as ad_id, any(m.country) as country,
+        any(m.install_date) as install_date,
+        any(m.install_ts) as install_ts,
+        any(m.app_id) as app_id,
+        any(m.platform) as platform,
+        any(m.media_source) as media_source,
+        any(m.campaign_id) as campaign_id,
+        any(m.adset_id) as adset_id,
+        any(m.ad_id) as ad_id,
+        any(m.country) as country,
         groupArrayIf((r.day_n, r.revenue, r.event_type = 'purchase'), r.install_id != '') as revenue_events,
         any(p.predicted_revenue) as predicted_revenue,
         any(p.horizon_days) as horizon_days
     from members as m
-    left join revenue as r on r.install_id = m.install_id
-    left join predictions as p on p.install_id = m.install_id
+    left join revenue as r on m.install_id = r.install_id
+    left join predictions as p on m.install_id = p.install_id
     group by m.install_id
     settings join_use_nulls = 1
 ),
 
 cells as (
     select
-        install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_n,
+        install_date,
+        app_id,
+        platform,
+        media_source,
+        campaign_id,
+        adset_id,
+        ad_id,
+        country,
+        day_n,
         count() as installs,
         max(install_ts) as last_install_ts,
         sum(arraySum(arrayMap(e -> if(e.1 <= day_n, ifNull(e.2, 0), 0), revenue_events))) as cumrev,
@@ -65,11 +89,21 @@ cells as (
 ),
 
 rates as (
-    select currency, rate_date, units_per_usd from {{ ref('stg_config__fx_rates') }}
+    select
+        currency,
+        rate_date,
+        units_per_usd
+    from {{ ref('stg_config__fx_rates') }}
 ),
 
 cost_original as (
-    select cost_date, app_id, media_source, campaign_id, currency, sum(spend) as spend
+    select
+        cost_date,
+        app_id,
+        media_source,
+        campaign_id,
+        currency,
+        sum(spend) as spend
     from {{ ref('stg_cost__spend') }}
     where {{ in_date_window('cost_date') }}
     group by cost_date, app_id, media_source, campaign_id, currency
@@ -77,17 +111,30 @@ cost_original as (
 
 cost as (
     select
-        c.cost_date as cost_date, c.app_id as app_id, c.media_source as media_source, c.campaign_id as campaign_id,
-        sum(c.spend / fx.units_per_usd
-            * (select units_per_usd from {{ ref('stg_config__fx_rates') }} where currency = '{{ reporting }}'
-               order by rate_date desc limit 1)) as cost
+        c.cost_date as cost_date,
+        c.app_id as app_id,
+        c.media_source as media_source,
+        c.campaign_id as campaign_id,
+        sum(
+            c.spend / fx.units_per_usd
+            * (
+                select rep.units_per_usd from {{ ref('stg_config__fx_rates') }} as rep
+                where rep.currency = '{{ reporting }}'
+                order by rep.rate_date desc limit 1
+            )
+        ) as cost
     from cost_original as c
-    asof left join rates as fx on fx.currency = c.currency and fx.rate_date <= c.cost_date
+    {{ asof_fx_join('c.currency', 'c.cost_date', rates='rates') }}
     group by cost_date, app_id, media_source, campaign_id
 ),
 
 campaign_installs as (
-    select install_date, app_id, media_source, campaign_id, sum(installs) as campaign_installs
+    select
+        install_date,
+        app_id,
+        media_source,
+        campaign_id,
+        sum(installs) as campaign_installs
     from cells
     where day_n = 0 and media_source != 'organic'
     group by install_date, app_id, media_source, campaign_id
@@ -110,37 +157,67 @@ with_cost as (
         c.payers as payers,
         c.predicted_revenue_usd as predicted_revenue_usd,
         c.prediction_horizon_days as prediction_horizon_days,
-        if(c.media_source = 'organic' or ci.campaign_installs = 0, null,
-           ifNull(k.cost, 0) * c.installs / ci.campaign_installs) as cost
+        if(
+            c.media_source = 'organic' or ci.campaign_installs = 0, null,
+            ifNull(k.cost, 0) * c.installs / ci.campaign_installs
+        ) as cost
     from cells as c
     left join campaign_installs as ci
-        on ci.install_date = c.install_date and ci.app_id = c.app_id
-       and ci.media_source = c.media_source and ci.campaign_id = c.campaign_id
+        on
+            c.install_date = ci.install_date and c.app_id = ci.app_id
+            and c.media_source = ci.media_source and c.campaign_id = ci.campaign_id
     left join cost as k
-        on k.cost_date = c.install_date and k.app_id = c.app_id
-       and k.media_source = c.media_source and k.campaign_id = c.campaign_id
+        on
+            c.install_date = k.cost_date and c.app_id = k.app_id
+            and c.media_source = k.media_source and c.campaign_id = k.campaign_id
     settings join_use_nulls = 1
 ),
 
 unallocated_cost as (
     select
-        k.cost_date as install_date, k.app_id as app_id, cast(null as Nullable(String)) as platform,
-        k.media_source as media_source, k.campaign_id as campaign_id,
-        cast(null as Nullable(String)) as adset_id, cast(null as Nullable(String)) as ad_id,
-        cast(null as Nullable(String)) as country, day_n,
-        toUInt64(0) as installs, toDateTime64(k.cost_date, 3, 'UTC') as last_install_ts,
-        0.0 as cumrev, toUInt64(0) as payers, cast(null as Nullable(Float64)) as predicted_revenue_usd,
-        cast(null as Nullable(UInt16)) as prediction_horizon_days, k.cost as cost
+        k.cost_date as install_date,
+        k.app_id as app_id,
+        cast(null, 'Nullable(String)') as platform,
+        k.media_source as media_source,
+        k.campaign_id as campaign_id,
+        cast(null, 'Nullable(String)') as adset_id,
+        cast(null, 'Nullable(String)') as ad_id,
+        cast(null, 'Nullable(String)') as country,
+        -- day_n is the ARRAY JOIN's alias below, not a table's column (the dialect reads it as one)
+        day_n,  -- noqa: RF02
+        toUInt64(0) as installs,
+        toDateTime64(k.cost_date, 3, 'UTC') as last_install_ts,
+        0.0 as cumrev,
+        toUInt64(0) as payers,
+        cast(null, 'Nullable(Float64)') as predicted_revenue_usd,
+        cast(null, 'Nullable(UInt16)') as prediction_horizon_days,
+        k.cost as cost
     from cost as k
     left anti join campaign_installs as ci
-        on ci.install_date = k.cost_date and ci.app_id = k.app_id
-       and ci.media_source = k.media_source and ci.campaign_id = k.campaign_id
+        on
+            k.cost_date = ci.install_date and k.app_id = ci.app_id
+            and k.media_source = ci.media_source and k.campaign_id = ci.campaign_id
     array join range(0, {{ max_day + 1 }}) as day_n
 ),
 
 all_cells as (
-    select install_date, app_id, platform, media_source, campaign_id, adset_id, ad_id, country, day_n,
-           installs, last_install_ts, cumrev, payers, predicted_revenue_usd, prediction_horizon_days, cost
+    select
+        install_date,
+        app_id,
+        platform,
+        media_source,
+        campaign_id,
+        adset_id,
+        ad_id,
+        country,
+        day_n,
+        installs,
+        last_install_ts,
+        cumrev,
+        payers,
+        predicted_revenue_usd,
+        prediction_horizon_days,
+        cost
     from with_cost
     union all
     select * from unallocated_cost
@@ -148,14 +225,14 @@ all_cells as (
 
 kpis as (
     select
-        *,
+        c.*,
         -- an app without an as-of row joins the default 1970: nothing mature
-        last_install_ts + toIntervalDay(day_n + 1) <= as_of_ts as is_mature,
-        if(is_mature, cumrev, null) as cumrev_mature,
-        if(is_mature, payers, null) as payers_mature,
-        if(is_mature and cost > 0, cumrev / cost, null) as roas
-    from all_cells
-    left join as_of using (app_id)
+        c.last_install_ts + toIntervalDay(c.day_n + 1) <= a.as_of_ts as is_mature,
+        if(is_mature, c.cumrev, null) as cumrev_mature,
+        if(is_mature, c.payers, null) as payers_mature,
+        if(is_mature and c.cost > 0, c.cumrev / c.cost, null) as roas
+    from all_cells as c
+    left join as_of as a using (app_id)
 )
 
 select
@@ -179,9 +256,15 @@ select
         as payback_day,
     prediction_horizon_days,
     -- predicted cumulative revenue per install at the model's horizon, and over cost
-    if(installs > 0, round(predicted_revenue_usd * (select units_per_usd from {{ ref('stg_config__fx_rates') }}
-        where currency = '{{ reporting }}' order by rate_date desc limit 1) / installs, 6), null) as predicted_ltv,
-    if(cost > 0, round(predicted_revenue_usd * (select units_per_usd from {{ ref('stg_config__fx_rates') }}
-        where currency = '{{ reporting }}' order by rate_date desc limit 1) / cost, 6), null) as predicted_roas
+    if(installs > 0, round(predicted_revenue_usd * (
+        select rep.units_per_usd from {{ ref('stg_config__fx_rates') }} as rep
+        where rep.currency = '{{ reporting }}'
+        order by rep.rate_date desc limit 1
+    ) / installs, 6), null) as predicted_ltv,
+    if(cost > 0, round(predicted_revenue_usd * (
+        select rep.units_per_usd from {{ ref('stg_config__fx_rates') }} as rep
+        where rep.currency = '{{ reporting }}'
+        order by rep.rate_date desc limit 1
+    ) / cost, 6), null) as predicted_roas
 from kpis
 window cohort as (partition by install_date, app_id, {{ cohort_dims() }})

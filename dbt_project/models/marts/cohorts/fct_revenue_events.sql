@@ -8,23 +8,45 @@
 {%- set reporting = var('unmogrowp__reporting_currency') %}
 
 with members as (
-    select install_id, app_id, device_key, install_ts, install_date
+    select
+        install_id,
+        app_id,
+        device_key,
+        install_ts,
+        install_date
     from {{ ref('int_cohorts__members') }}
 ),
 
 revenue as (
-    select event_id, app_id, device_key, event_type, event_ts, revenue, currency
+    select
+        event_id,
+        app_id,
+        device_key,
+        event_type,
+        event_ts,
+        revenue,
+        currency
     from {{ ref('stg_sdk__app_events') }}
-    where event_type in ('purchase', 'ad_revenue') and revenue is not null
-      and event_ts >= toDateTime64(toDate({{ window_start() }}), 3, 'UTC')
+    where
+        event_type in ('purchase', 'ad_revenue') and revenue is not null
+        and event_ts >= toDateTime64(toDate({{ window_start() }}), 3, 'UTC')
 ),
 
 rates as (
-    select currency, rate_date, units_per_usd from {{ ref('stg_config__fx_rates') }}
+    select
+        currency,
+        rate_date,
+        units_per_usd
+    from {{ ref('stg_config__fx_rates') }}
 ),
 
 reporting_rates as (
-    select currency, rate_date, units_per_usd from {{ ref('stg_config__fx_rates') }} where currency = '{{ reporting }}'
+    select
+        currency,
+        rate_date,
+        units_per_usd
+    from {{ ref('stg_config__fx_rates') }}
+    where currency = '{{ reporting }}'
 ),
 
 joined as (
@@ -40,27 +62,44 @@ joined as (
         r.revenue as revenue_original,
         r.currency as currency_original
     from revenue as r
-    inner join members as m on m.app_id = r.app_id and m.device_key = r.device_key
+    inner join members as m on r.app_id = m.app_id and r.device_key = m.device_key
     where r.event_ts >= m.install_ts
 ),
 
 to_usd as (
-    select j.event_id as event_id, j.install_id as install_id, j.app_id as app_id, j.install_date as install_date,
-           j.install_ts as install_ts, j.event_type as event_type, j.event_ts as event_ts, j.event_date as event_date,
-           j.revenue_original as revenue_original, j.currency_original as currency_original,
-           '{{ reporting }}' as reporting_currency, fx.units_per_usd as original_per_usd
+    select
+        j.event_id as event_id,
+        j.install_id as install_id,
+        j.app_id as app_id,
+        j.install_date as install_date,
+        j.install_ts as install_ts,
+        j.event_type as event_type,
+        j.event_ts as event_ts,
+        j.event_date as event_date,
+        j.revenue_original as revenue_original,
+        j.currency_original as currency_original,
+        '{{ reporting }}' as reporting_currency,
+        fx.units_per_usd as original_per_usd
     from joined as j
-    asof left join rates as fx on fx.currency = j.currency_original and fx.rate_date <= j.event_date
+    {{ asof_fx_join('j.currency_original', 'j.event_date', rates='rates') }}
 ),
 
 to_reporting as (
-    select u.event_id as event_id, u.install_id as install_id, u.app_id as app_id, u.install_date as install_date,
-           u.install_ts as install_ts, u.event_type as event_type, u.event_ts as event_ts,
-           u.revenue_original as revenue_original, u.currency_original as currency_original,
-           u.reporting_currency as reporting_currency, u.original_per_usd as original_per_usd,
-           rr.units_per_usd as reporting_per_usd
+    select
+        u.event_id as event_id,
+        u.install_id as install_id,
+        u.app_id as app_id,
+        u.install_date as install_date,
+        u.install_ts as install_ts,
+        u.event_type as event_type,
+        u.event_ts as event_ts,
+        u.revenue_original as revenue_original,
+        u.currency_original as currency_original,
+        u.reporting_currency as reporting_currency,
+        u.original_per_usd as original_per_usd,
+        rr.units_per_usd as reporting_per_usd
     from to_usd as u
-    asof left join reporting_rates as rr on rr.currency = u.reporting_currency and rr.rate_date <= u.event_date
+    {{ asof_fx_join('u.reporting_currency', 'u.event_date', 'rr', 'reporting_rates') }}
 )
 
 select
@@ -74,7 +113,9 @@ select
     revenue_original,
     currency_original,
     reporting_currency,
-    if(original_per_usd > 0 and reporting_per_usd > 0,
-       revenue_original / original_per_usd * reporting_per_usd, null) as revenue,
+    if(
+        original_per_usd > 0 and reporting_per_usd > 0,
+        revenue_original / original_per_usd * reporting_per_usd, null
+    ) as revenue,
     if(original_per_usd > 0 and reporting_per_usd > 0, reporting_per_usd / original_per_usd, null) as fx_rate
 from to_reporting

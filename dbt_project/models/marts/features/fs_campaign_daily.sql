@@ -5,25 +5,38 @@
 -- so feature_ts = the next midnight (UTC) and a point-in-time join never sees a day early.
 
 with kpis as (
-    select install_date, app_id, media_source, campaign_id,
-           sum(installs) as installs, sum(cost) as cost
+    select
+        install_date,
+        app_id,
+        media_source,
+        campaign_id,
+        sum(installs) as installs,
+        sum(cost) as cost
     from {{ ref('fct_cohort_kpis') }}
     where day_n = 0 and media_source is not null and campaign_id is not null
     group by install_date, app_id, media_source, campaign_id
 ),
 
 installs as (
-    select toDate(install_ts) as install_date, app_id, media_source, campaign_id,
-           countIf(length(fraud_reasons) > 0) as tagged_installs,
-           avg(ctit_s) as mean_ctit_s
+    select
+        toDate(install_ts) as install_date,
+        app_id,
+        media_source,
+        campaign_id,
+        countIf(length(fraud_reasons) > 0) as tagged_installs,
+        avg(ctit_s) as mean_ctit_s
     from {{ ref('fct_installs') }}
     where attribution_status = 'attributed' and campaign_id is not null
     group by install_date, app_id, media_source, campaign_id
 ),
 
 flags as (
-    select install_date, app_id, attributed_media_source as media_source,
-           attributed_campaign_id as campaign_id, uniqExact(install_id) as flagged_installs
+    select
+        install_date,
+        app_id,
+        attributed_media_source as media_source,
+        attributed_campaign_id as campaign_id,
+        uniqExact(install_id) as flagged_installs
     from {{ ref('fct_fraud_decisions') }}
     where is_clawback
     group by install_date, app_id, media_source, campaign_id
@@ -43,8 +56,10 @@ select
     i.mean_ctit_s as mean_ctit_s
 from kpis as k
 left join installs as i
-    on i.install_date = k.install_date and i.app_id = k.app_id
-   and i.media_source = k.media_source and i.campaign_id = k.campaign_id
+    on
+        k.install_date = i.install_date and k.app_id = i.app_id
+        and k.media_source = i.media_source and k.campaign_id = i.campaign_id
 left join flags as f
-    on f.install_date = k.install_date and f.app_id = k.app_id
-   and f.media_source = k.media_source and f.campaign_id = k.campaign_id
+    on
+        k.install_date = f.install_date and k.app_id = f.app_id
+        and k.media_source = f.media_source and k.campaign_id = f.campaign_id

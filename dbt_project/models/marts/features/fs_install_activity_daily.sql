@@ -11,59 +11,98 @@
 {%- set max_day = var('unmogrowp__cohort_max_day') | int %}
 
 with members as (
-    select install_id, app_id, device_key, install_ts, toDate(install_ts) as install_date, platform,
-           ifNull(media_source, '') as media_source, ifNull(country, '') as country
+    select
+        install_id,
+        app_id,
+        device_key,
+        install_ts,
+        toDate(install_ts) as install_date,
+        platform,
+        ifNull(media_source, '') as media_source,
+        ifNull(country, '') as country
     from {{ ref('fct_installs') }}
-    where install_kind = 'install' and attribution_status in ('attributed', 'organic')
-      and {{ in_date_window('toDate(install_ts)') }}
+    where
+        install_kind = 'install' and attribution_status in ('attributed', 'organic')
+        and {{ in_date_window('toDate(install_ts)') }}
 ),
 
 as_of as (
-    select app_id, as_of_ts from {{ ref('int_cohorts__as_of') }}
+    select
+        app_id,
+        as_of_ts
+    from {{ ref('int_cohorts__as_of') }}
 ),
 
 events as (
-    select m.install_id as install_id, e.event_type as event_type, toDate(e.event_ts) as event_date,
-           intDiv({{ ms('e.event_ts') }} - {{ ms('m.install_ts') }}, 86400000) as day_n,
-           e.revenue as revenue, ifNull(e.currency, '') as currency
+    select
+        m.install_id as install_id,
+        e.event_type as event_type,
+        toDate(e.event_ts) as event_date,
+        intDiv({{ ms('e.event_ts') }} - {{ ms('m.install_ts') }}, 86400000) as day_n,
+        e.revenue as revenue,
+        ifNull(e.currency, '') as currency
     from {{ ref('stg_sdk__app_events') }} as e
-    inner join members as m on m.app_id = e.app_id and m.device_key = e.device_key
+    inner join members as m on e.app_id = m.app_id and e.device_key = m.device_key
     where e.event_ts >= m.install_ts and e.event_ts < m.install_ts + interval {{ max_day + 1 }} day
 ),
 
 usd as (
-    select ev.install_id as install_id, ev.event_type as event_type, ev.day_n as day_n,
-           if(ev.revenue is null or fx.units_per_usd = 0, 0, ev.revenue / fx.units_per_usd) as usd
+    select
+        ev.install_id as install_id,
+        ev.event_type as event_type,
+        ev.day_n as day_n,
+        if(ev.revenue is null or fx.units_per_usd = 0, 0, ev.revenue / fx.units_per_usd) as usd
     from events as ev
-    asof left join {{ ref('stg_config__fx_rates') }} as fx on fx.currency = ev.currency and fx.rate_date <= ev.event_date
+    {{ asof_fx_join('ev.currency', 'ev.event_date') }}
 ),
 
 per_day as (
-    select install_id, day_n,
-           countIf(event_type = 'session_start') as sessions, count() as events,
-           countIf(event_type = 'purchase') as purchases,
-           sumIf(usd, event_type = 'purchase') as iap_usd, sumIf(usd, event_type = 'ad_revenue') as ad_usd,
-           sum(usd) as revenue_usd
+    select
+        install_id,
+        day_n,
+        countIf(event_type = 'session_start') as sessions,
+        count() as events,
+        countIf(event_type = 'purchase') as purchases,
+        sumIf(usd, event_type = 'purchase') as iap_usd,
+        sumIf(usd, event_type = 'ad_revenue') as ad_usd,
+        sum(usd) as revenue_usd
     from usd
     group by install_id, day_n
 ),
 
 grid as (
-    select m.install_id as install_id, m.app_id as app_id, m.install_ts as install_ts,
-           m.install_date as install_date, m.platform as platform, m.media_source as media_source,
-           m.country as country, arrayJoin(range(0, {{ max_day + 1 }})) as day_n
+    select
+        m.install_id as install_id,
+        m.app_id as app_id,
+        m.install_ts as install_ts,
+        m.install_date as install_date,
+        m.platform as platform,
+        m.media_source as media_source,
+        m.country as country,
+        arrayJoin(range(0, {{ max_day + 1 }})) as day_n
     from members as m
-    inner join as_of as a on a.app_id = m.app_id
+    inner join as_of as a on m.app_id = a.app_id
     where m.install_ts + toIntervalDay(day_n + 1) <= a.as_of_ts
 ),
 
 days as (
-    select g.install_id as install_id, g.app_id as app_id, g.install_date as install_date, g.day_n as day_n,
-           g.install_ts as install_ts, g.platform as platform, g.media_source as media_source, g.country as country,
-           ifNull(p.sessions, 0) as sessions, ifNull(p.events, 0) as events, ifNull(p.purchases, 0) as purchases,
-           ifNull(p.iap_usd, 0) as iap_usd, ifNull(p.ad_usd, 0) as ad_usd, ifNull(p.revenue_usd, 0) as revenue_usd
+    select
+        g.install_id as install_id,
+        g.app_id as app_id,
+        g.install_date as install_date,
+        g.day_n as day_n,
+        g.install_ts as install_ts,
+        g.platform as platform,
+        g.media_source as media_source,
+        g.country as country,
+        ifNull(p.sessions, 0) as sessions,
+        ifNull(p.events, 0) as events,
+        ifNull(p.purchases, 0) as purchases,
+        ifNull(p.iap_usd, 0) as iap_usd,
+        ifNull(p.ad_usd, 0) as ad_usd,
+        ifNull(p.revenue_usd, 0) as revenue_usd
     from grid as g
-    left join per_day as p on p.install_id = g.install_id and p.day_n = g.day_n
+    left join per_day as p on g.install_id = p.install_id and g.day_n = p.day_n
     settings join_use_nulls = 1
 )
 

@@ -5,14 +5,24 @@
 -- their cohort's eCPI (reporting currency), by the month the fraud was detected.
 
 with flagged as (
-    select distinct install_id, app_id, install_date, toStartOfMonth(detected_at) as ledger_month,
-                    attributed_media_source as media_source, attributed_campaign_id as campaign_id
+    select distinct
+        install_id,
+        app_id,
+        install_date,
+        toStartOfMonth(detected_at) as ledger_month,
+        attributed_media_source as media_source,
+        attributed_campaign_id as campaign_id
     from {{ ref('fct_fraud_decisions') }}
     where is_clawback
 ),
 
 campaign_cpi as (
-    select install_date, app_id, media_source, campaign_id, sum(cost) / nullIf(sum(installs), 0) as ecpi
+    select
+        install_date,
+        app_id,
+        media_source,
+        campaign_id,
+        sum(cost) / nullIf(sum(installs), 0) as ecpi
     from {{ ref('fct_cohort_kpis') }}
     where day_n = 0
     group by install_date, app_id, media_source, campaign_id
@@ -27,6 +37,7 @@ select
     '{{ var('unmogrowp__reporting_currency') }}' as reporting_currency
 from flagged as f
 left join campaign_cpi as c
-    on c.install_date = f.install_date and c.app_id = f.app_id
-   and c.media_source = f.media_source and c.campaign_id = f.campaign_id
+    on
+        f.install_date = c.install_date and f.app_id = c.app_id
+        and f.media_source = c.media_source and f.campaign_id = c.campaign_id
 group by ledger_month, app_id, media_source

@@ -13,7 +13,12 @@ with decisions as (
 ),
 
 installs as (
-    select install_id, attribution_status, media_source, campaign_id, winning_touch_id
+    select
+        install_id,
+        attribution_status,
+        media_source,
+        campaign_id,
+        winning_touch_id
     from {{ ref('fct_installs') }}
     where {{ in_date_window('toDate(install_ts)') }}
 )
@@ -38,5 +43,5 @@ select
     -- a flag claws back the install only when it is paid (attributed to a network)
     d.action = 'flag' and i.attribution_status = 'attributed' as is_clawback
 from decisions as d
-left join installs as i on i.install_id = d.install_id
+left join installs as i on d.install_id = i.install_id
 settings join_use_nulls = 1

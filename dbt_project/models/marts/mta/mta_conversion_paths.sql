@@ -15,28 +15,48 @@ with members as (
 ),
 
 candidates as (
-    select install_id, touch_id, touch_ts, media_source, ifNull(campaign_id, '') as campaign_id
+    select
+        install_id,
+        touch_id,
+        touch_ts,
+        media_source,
+        ifNull(campaign_id, '') as campaign_id
     from {{ ref('int_attribution__touch_candidates') }}
     where not is_click_injection and not is_retargeting and age_ms >= 0 and age_ms <= {{ lookback_ms }}
 ),
 
 install_paths as (
-    select install_id,
-           arraySort(x -> (x.2, x.1), groupUniqArray((touch_id, touch_ts, media_source, campaign_id))) as touches
+    select
+        install_id,
+        arraySort(x -> (x.2, x.1), groupUniqArray((touch_id, touch_ts, media_source, campaign_id))) as touches
     from candidates
     group by install_id
 ),
 
 conversions as (
-    select install_id as conversion_id, 'install' as conversion_type, install_id, app_id, install_date,
-           install_ts as conversion_ts, 1.0 as conversion_value
+    select
+        install_id as conversion_id,
+        'install' as conversion_type,
+        install_id,
+        app_id,
+        install_date,
+        install_ts as conversion_ts,
+        1.0 as conversion_value
     from members
     {% if events %}
-    union all
-    select event_id, event_type, install_id, app_id, install_date, event_ts, revenue
-    from {{ ref('fct_revenue_events') }}
-    where event_type in ({{ "'" ~ events | join("', '") ~ "'" }}) and revenue > 0
-      and {{ in_date_window('install_date') }}
+        union all
+        select
+            event_id,
+            event_type,
+            install_id,
+            app_id,
+            install_date,
+            event_ts,
+            revenue
+        from {{ ref('fct_revenue_events') }}
+        where
+            event_type in ({{ "'" ~ events | join("', '") ~ "'" }}) and revenue > 0
+            and {{ in_date_window('install_date') }}
     {% endif %}
 ),
 
@@ -49,10 +69,14 @@ with_paths as (
         c.install_date as install_date,
         c.conversion_ts as conversion_ts,
         c.conversion_value as conversion_value,
-        arrayFilter(t -> t.2 <= c.conversion_ts
-                         and {{ ms('c.conversion_ts') }} - {{ ms('t.2') }} <= {{ lookback_ms }}, p.touches) as path
+        -- t is the lambda's parameter, not a column (the dialect parses it as one) -- noqa: disable=RF02
+        arrayFilter(
+            t -> t.2 <= c.conversion_ts and {{ ms('c.conversion_ts') }} - {{ ms('t.2') }} <= {{ lookback_ms }},
+            p.touches
+        ) as path
+        -- noqa: enable=RF02
     from conversions as c
-    inner join install_paths as p on p.install_id = c.install_id
+    inner join install_paths as p on c.install_id = p.install_id
 )
 
 select
@@ -63,6 +87,9 @@ select
     install_date,
     conversion_ts,
     conversion_value,
-    cast(path, 'Array(Tuple(touch_id String, touch_ts DateTime64(3, \'UTC\'), media_source String, campaign_id String))') as path
+    cast(
+        path,
+        'Array(Tuple(touch_id String, touch_ts DateTime64(3, \'UTC\'), media_source String, campaign_id String))'
+    ) as path
 from with_paths
 where notEmpty(path)

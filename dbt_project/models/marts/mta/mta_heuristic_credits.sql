@@ -20,15 +20,23 @@ with paths as (
 
 positions as (
     select
-        conversion_id, conversion_type, app_id, install_date, conversion_ts, conversion_value, n,
+        conversion_id,
+        conversion_type,
+        app_id,
+        install_date,
+        conversion_ts,
+        conversion_value,
+        n,
         position,
         path[position] as touch,
         decay[position] / arraySum(decay) as time_decay_credit,
-        multiIf(n = 1, 1.0,
-                n = 2, 0.5,
-                position = 1, {{ w[0] }},
-                position = n, {{ w[2] }},
-                {{ w[1] }} / (n - 2)) as position_credit
+        multiIf(
+            n = 1, 1.0,
+            n = 2, 0.5,
+            position = 1, {{ w[0] }},
+            position = n, {{ w[2] }},
+            {{ w[1] }} / (n - 2)
+        ) as position_credit
     from paths
     array join arrayEnumerate(path) as position
 )
@@ -41,10 +49,10 @@ select
     conversion_ts,
     conversion_value,
     toUInt16(position) as position,
-    touch.touch_id as touch_id,
-    touch.touch_ts as touch_ts,
-    touch.media_source as media_source,
-    touch.campaign_id as campaign_id,
+    tupleElement(touch, 'touch_id') as touch_id,
+    tupleElement(touch, 'touch_ts') as touch_ts,
+    tupleElement(touch, 'media_source') as media_source,
+    tupleElement(touch, 'campaign_id') as campaign_id,
     model,
     credit,
     credit * conversion_value as credited_value

@@ -9,7 +9,8 @@
 -- before a re-open wins it. Later events are credited per unmogrowp__reengagement_crediting:
 -- `both` (AppsFlyer: the original source and the retargeting source) or `move` (Adjust,
 -- Singular: the retargeting source only).
-{%- set gate_ms = var('unmogrowp__reengagement_inactivity_days') | int * 86400000 %}
+{%- set inactivity_days = var('unmogrowp__reengagement_inactivity_days') | int %}
+{%- set gate_ms = inactivity_days * 86400000 %}
 {%- set window_days = var('unmogrowp__reengagement_window_days') | int %}
 {%- set crediting = var('unmogrowp__reengagement_crediting') %}
 {%- if crediting not in ('both', 'move') %}
@@ -17,26 +18,39 @@
 {%- endif %}
 
 with retargeting as (
-    select touch_id, app_id, device_id, touch_ts, media_source, campaign_id
+    select
+        touch_id,
+        app_id,
+        device_id,
+        touch_ts,
+        media_source,
+        campaign_id
     from {{ ref('stg_sdk__touches') }}
-    where is_retargeting and device_id is not null
-      and touch_ts >= {{ window_start() }} and touch_ts < {{ window_end() }}
+    where
+        is_retargeting and device_id is not null
+        and touch_ts >= {{ window_start() }} and touch_ts < {{ window_end() }}
 ),
 
 sessions as (
-    select app_id, device_id, event_ts
+    select
+        app_id,
+        device_id,
+        event_ts
     from {{ ref('stg_sdk__app_events') }}
-    where is_session and device_id is not null
-      and event_ts >= {{ window_start() }} - interval {{ var('unmogrowp__reengagement_inactivity_days') | int + 30 }} day
-      and event_ts < {{ window_end() }} + interval {{ window_days }} day
+    where
+        is_session and device_id is not null
+        and event_ts >= {{ window_start() }} - interval {{ inactivity_days + 30 }} day
+        and event_ts < {{ window_end() }} + interval {{ window_days }} day
 ),
 
 original as (  -- the device's latest attributed install, for crediting mode `both`
-    select i.app_id as app_id, i.device_id as device_id,
-           argMax(f.media_source, f.install_ts) as original_media_source,
-           argMax(f.device_key, f.install_ts) as install_device_key
+    select
+        i.app_id as app_id,
+        i.device_id as device_id,
+        argMax(f.media_source, f.install_ts) as original_media_source,
+        argMax(f.device_key, f.install_ts) as install_device_key
     from {{ ref('fct_installs') }} as f
-    inner join {{ ref('stg_sdk__installs') }} as i on i.install_id = f.install_id
+    inner join {{ ref('stg_sdk__installs') }} as i on f.install_id = i.install_id
     where i.device_id is not null and f.install_kind = 'install'
     group by i.app_id, i.device_id
 ),
@@ -51,12 +65,17 @@ touch_activity as (
         any(r.campaign_id) as campaign_id,
         maxIf(s.event_ts, s.event_ts < r.touch_ts and s.device_id != '') as last_session_before,
         countIf(s.event_ts < r.touch_ts and s.device_id != '') > 0 as has_session_before,
-        minIf(s.event_ts, s.event_ts >= r.touch_ts and s.event_ts <= r.touch_ts + interval {{ window_days }} day
-              and s.device_id != '') as reopened_at,
-        countIf(s.event_ts >= r.touch_ts and s.event_ts <= r.touch_ts + interval {{ window_days }} day
-                and s.device_id != '') > 0 as reopened
+        minIf(
+            s.event_ts,
+            s.event_ts >= r.touch_ts and s.event_ts <= r.touch_ts + interval {{ window_days }} day
+            and s.device_id != ''
+        ) as reopened_at,
+        countIf(
+            s.event_ts >= r.touch_ts and s.event_ts <= r.touch_ts + interval {{ window_days }} day
+            and s.device_id != ''
+        ) > 0 as reopened
     from retargeting as r
-    left join sessions as s on s.app_id = r.app_id and s.device_id = r.device_id
+    left join sessions as s on r.app_id = s.app_id and r.device_id = s.device_id
     group by r.touch_id
 ),
 
@@ -70,7 +89,11 @@ qualified as (
 
 -- the last qualifying touch before each re-open wins it
 winners as (
-    select app_id, device_id, reopened_at, argMax(touch_id, (touch_ts, touch_id)) as winning_touch_id
+    select
+        app_id,
+        device_id,
+        reopened_at,
+        argMax(touch_id, (touch_ts, touch_id)) as winning_touch_id
     from qualified
     where passes_inactivity_gate and reopened
     group by app_id, device_id, reopened_at
@@ -80,8 +103,11 @@ select
     q.touch_id as touch_id,
     q.app_id as app_id,
     -- the install's device key when the device installed, else the keyed hash of the ad id
-    if(o.install_device_key != '', o.install_device_key,
-       {{ device_key('q.app_id', 'null', 'null', 'q.device_id', "''") }}) as device_key,
+    if(
+        o.install_device_key != '',
+        o.install_device_key,
+        {{ device_key('q.app_id', 'null', 'null', 'q.device_id', "''") }}
+    ) as device_key,
     q.touch_ts as touch_ts,
     q.media_source as media_source,
     q.campaign_id as campaign_id,
@@ -90,11 +116,19 @@ select
     if(q.reopened, q.reopened_at, null) as reopened_at,
     ifNull(w.winning_touch_id = q.touch_id, false) as is_reengagement,
     if(o.original_media_source = '', null, o.original_media_source) as original_media_source,
-    if(is_reengagement,
-       {% if crediting == 'both' %}arrayDistinct(arrayFilter(x -> x != '', [q.media_source, o.original_media_source])){% else %}[q.media_source]{% endif %},
-       []) as credited_media_sources,
+    -- x is the lambda's parameter, not a column (the dialect parses it as one) -- noqa: disable=RF02
+    if(
+        is_reengagement,
+        {% if crediting == 'both' -%}
+            arrayDistinct(arrayFilter(x -> x != '', [q.media_source, o.original_media_source]))
+        {%- else -%}
+            [q.media_source]
+        {%- endif %},
+        []
+    ) as credited_media_sources,
+    -- noqa: enable=RF02
     '{{ crediting }}' as crediting_mode
 from qualified as q
-left join winners as w on w.app_id = q.app_id and w.device_id = q.device_id and w.reopened_at = q.reopened_at
-left join original as o on o.app_id = q.app_id and o.device_id = q.device_id
+left join winners as w on q.app_id = w.app_id and q.device_id = w.device_id and q.reopened_at = w.reopened_at
+left join original as o on q.app_id = o.app_id and q.device_id = o.device_id
 settings join_use_nulls = 0

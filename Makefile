@@ -8,7 +8,7 @@ export UNMOGROWP_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(UNMOGROWP_HOME)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test dev clickhouse clickhouse-stop bench lock clean
+.PHONY: demo test lint dev clickhouse clickhouse-stop bench lock clean
 
 # Debian packages the tests and the demo start: redis-server (Feast's production online store) and
 # chromium (the browser tests drive the Dagster UI with Playwright; it cannot download its own here),
@@ -33,8 +33,12 @@ demo: $(VENV)/.synced
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
 	$(VENV)/bin/python -m orchestration.demo
 
+# the whole suite, the linters (tests/test_linters.py: ruff, import-linter, sqlfluff) included
 test: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest
+
+lint: $(VENV)/.synced
+	$(VENV)/bin/python -m pytest -q tests/test_linters.py
 
 dev: $(VENV)/.synced clickhouse
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml

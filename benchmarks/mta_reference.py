@@ -124,7 +124,7 @@ def ca_markov(paths, order: int, nsim: float = 2e7, seed: int = 1, defaults: boo
         r = ca.markov_model(aggregated(paths), "path", "conv", var_value="value",
                             var_null="null" if with_null else None, order=order, verbose=False, flg_pro=False,
                             **options)
-    return {c: (n, v) for c, n, v in zip(r.channel_name, r.total_conversions, r.total_conversion_value)}
+    return {c: (n, v) for c, n, v in zip(r.channel_name, r.total_conversions, r.total_conversion_value, strict=True)}
 
 
 def _mam(paths):
@@ -143,7 +143,7 @@ def dp6_markov(paths, with_null: bool = True, same_state: bool = False) -> dict[
         warnings.simplefilter("ignore")
         _, frame, _, _ = _mam(paths).attribution_markov(transition_to_same_state=same_state,
                                                         conversion_value_as_frequency=not with_null)
-    return dict(zip(frame["channels"], frame.iloc[:, 1]))
+    return dict(zip(frame["channels"], frame.iloc[:, 1], strict=True))
 
 
 def dp6_shapley(paths) -> dict[str, float]:
@@ -230,7 +230,7 @@ def old_split(paths, order: int) -> dict[str, float]:
     for channels, converted, _ in paths:
         if converted:
             raw = [effects[c] / channels.count(c) for c in channels]
-            for c, r in zip(channels, raw):
+            for c, r in zip(channels, raw, strict=True):
                 out[c] += r / sum(raw)
     return out
 

@@ -59,7 +59,8 @@ def validate(home: Path, suite: gx.ExpectationSuite, frame: pd.DataFrame) -> Out
         name = suite.name
         batch = _asset(ctx, name)
         suite = ctx.suites.add_or_update(suite)
-        definition = ctx.validation_definitions.add_or_update(gx.ValidationDefinition(name=name, data=batch, suite=suite))
+        definition = ctx.validation_definitions.add_or_update(
+            gx.ValidationDefinition(name=name, data=batch, suite=suite))
         checkpoint = ctx.checkpoints.add_or_update(gx.Checkpoint(
             name=name, validation_definitions=[definition], result_format={"result_format": "SUMMARY"},
             actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 from assets.quality import GxCheck, gx_asset_check
-from data_quality import runner, suites
 from assets.resources import ClickHouseResource, LakeResource
+from data_quality import runner, suites
 from unmogrowp.contracts.events import EVENT_CONTRACT
 from unmogrowp.ingest.events import LINEAGE
 
@@ -112,7 +112,8 @@ def test_factory_checks_block_or_warn(tmp_path, blocking):
     assert evaluation.severity == (dg.AssetCheckSeverity.ERROR if blocking else dg.AssetCheckSeverity.WARN)
     assert evaluation.metadata["data_docs"].value.startswith("file://")
     ran_downstream = any(m.asset_key == dg.AssetKey("downstream")
-                         for m in (e.event_specific_data.materialization for e in result.get_asset_materialization_events()))
+                         for m in (e.event_specific_data.materialization
+                                   for e in result.get_asset_materialization_events()))
     assert ran_downstream is (not blocking)
 
 

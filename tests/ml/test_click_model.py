@@ -15,7 +15,7 @@ def talkingdata_sample(path, n_users=1500, seed=1):
         t = t0 + pd.Timedelta(seconds=int(rng.integers(0, 2 * 86400)))
         for k in range(int(rng.integers(1, 3))):
             rows.append((10_000 + u, 3, 1, 13, 100 + u % 5, t + pd.Timedelta(hours=3 * k), int(rng.random() < 0.3)))
-    for burst in range(300):
+    for _ in range(300):
         ip, t = int(rng.integers(1, 20)), t0 + pd.Timedelta(seconds=int(rng.integers(0, 2 * 86400)))
         for k in range(int(rng.integers(5, 15))):
             rows.append((ip, 3, 1, 19, 200, t + pd.Timedelta(seconds=int(2 * k)), 0))

@@ -35,7 +35,7 @@ def test_bgnbd_recovers_known_parameters():
     rng = np.random.default_rng(2005)
     x, t_x, T = simulate_bgnbd(8000, 39.0, CDNOW_BGNBD, rng)
     fit = clv.fit_bgnbd(x, t_x, T)
-    for got, want in zip((fit.r, fit.alpha, fit.a, fit.b), CDNOW_BGNBD):
+    for got, want in zip((fit.r, fit.alpha, fit.a, fit.b), CDNOW_BGNBD, strict=True):
         assert got == pytest.approx(want, rel=0.15)
     # conditional expectations: more and later purchases predict more future purchases
     e = fit.expected_purchases(39.0, np.array([0, 2, 2]), np.array([0, 10.0, 35.0]), np.array([39.0] * 3))
@@ -50,7 +50,7 @@ def test_gamma_gamma_recovers_known_parameters():
     nu = rng.gamma(q, 1 / v, n)
     m = np.array([rng.gamma(p, 1 / nu[i], int(x[i])).mean() for i in range(n)])
     fit = clv.fit_gamma_gamma(x, m)
-    for got, want in zip((fit.p, fit.q, fit.v), CDNOW_GG):
+    for got, want in zip((fit.p, fit.q, fit.v), CDNOW_GG, strict=True):
         assert got == pytest.approx(want, rel=0.15)
     assert fit.expected_value(np.array([0.0]), np.array([0.0]))[0] == pytest.approx(fit.p * fit.v / (fit.q - 1))
 
@@ -89,13 +89,13 @@ def test_cdnow_fits_give_the_published_parameters(cdnow):
     s = clv.summary_from_transactions(tx, "customer_id", "date", "value", observation_end=CDNOW_CALIBRATION_END,
                                       freq="D", freq_multiplier=7)
     bg = clv.fit_bgnbd(s["frequency"], s["recency"], s["T"])
-    for got, want in zip((bg.r, bg.alpha, bg.a, bg.b), CDNOW_BGNBD):
+    for got, want in zip((bg.r, bg.alpha, bg.a, bg.b), CDNOW_BGNBD, strict=True):
         assert round(got, 3) == pytest.approx(want, abs=0.0011)
     # FHL's Excel note: customer 1 (x=2, t_x=30.43, T=38.86) is expected to buy 1.226 times in 39 weeks
     assert bg.expected_purchases(39.0, 2, 30.43, 38.86) == pytest.approx(1.226, abs=5e-4)
     repeat = s[s["frequency"] > 0]
     gg = clv.fit_gamma_gamma(repeat["frequency"], repeat["monetary_value"])
-    for got, want in zip((gg.p, gg.q, gg.v), CDNOW_GG):
+    for got, want in zip((gg.p, gg.q, gg.v), CDNOW_GG, strict=True):
         assert round(got, 2) == pytest.approx(want, abs=0.011)
 
 

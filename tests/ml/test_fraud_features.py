@@ -127,7 +127,8 @@ def test_rule_boundaries(spark):
             feature_row(install_id="view_through", ctit_s=3.0, touch_type="impression"),
             feature_row(install_id="bot", sessions_24h=0),
             feature_row(install_id="unobserved", sessions_24h=0, activity_observed=False),
-            feature_row(install_id="geo", geo_distance_km=3000.1), feature_row(install_id="geo_eq", geo_distance_km=3000.0)]
+            feature_row(install_id="geo", geo_distance_km=3000.1),
+            feature_row(install_id="geo_eq", geo_distance_km=3000.0)]
     d = decide(spark, rows)
     assert d[("ctit_9", "short_ctit")] == "tag" and ("ctit_10", "short_ctit") not in d
     assert ("farm_2", "device_farm") not in d and d[("farm_3", "device_farm")] == "flag"

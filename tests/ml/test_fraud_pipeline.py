@@ -45,7 +45,8 @@ def test_models_scores_and_predicted_ltv(pipeline_run, ch):
     assert ch.command("SELECT count() FROM fraud.install_scores") == features
     assert ch.command("SELECT countIf(fraud_score < 0 OR fraud_score > 1) FROM fraud.install_scores") == 0
     assert summary.metadata["ltv_model"]["mape_total"] >= 0
-    cells = ch.query_df("SELECT predicted_ltv, predicted_roas, prediction_horizon_days, cost FROM marts.fct_cohort_kpis "
+    cells = ch.query_df("SELECT predicted_ltv, predicted_roas, prediction_horizon_days, cost "
+                        "FROM marts.fct_cohort_kpis "
                         "WHERE day_n = 0 AND installs > 0")
     assert cells["predicted_ltv"].notna().mean() > 0.9
     assert set(cells["prediction_horizon_days"].dropna()) == {2}

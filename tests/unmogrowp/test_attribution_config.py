@@ -13,7 +13,8 @@ def _write(home, name, text):
 def test_user_rows_come_first_and_extend_the_defaults(tmp_path):
     _write(tmp_path, "network_priority", "media_source,priority\nchan_245,5\nadnet_alpha,99\n")
     rows = ac.rows(tmp_path, "network_priority")
-    assert rows[:2] == [{"media_source": "chan_245", "priority": "5"}, {"media_source": "adnet_alpha", "priority": "99"}]
+    assert rows[:2] == [{"media_source": "chan_245", "priority": "5"},
+                        {"media_source": "adnet_alpha", "priority": "99"}]
     assert "chan_245" in ac.known_networks(tmp_path) and "socialx" in ac.known_networks(tmp_path)
     assert ac.known_networks(tmp_path / "nowhere") == sorted(r["media_source"] for r in ac.rows(tmp_path / "x",
                                                                                                "network_priority"))
@@ -51,7 +52,8 @@ def test_load_replaces_the_user_tables_with_typed_rows(tmp_path, user_tables):
     assert ch.query("SELECT currency, toString(rate_date), units_per_usd FROM config_user.fx_rates").result_rows == [
         ("CHF", "2017-01-01", 0.99)]
     # empty fields are NULL where the seed's column is Nullable (an override for "any campaign")
-    assert ch.query("SELECT app_id, media_source, campaign_id, window_hours FROM config_user.attribution_window_overrides"
+    assert ch.query("SELECT app_id, media_source, campaign_id, window_hours "
+                    "FROM config_user.attribution_window_overrides"
                     ).result_rows == [(None, "chan_245", None, 48)]
     (tmp_path / "config" / "fx_rates.csv").unlink()
     assert ac.load_user_config(ch, tmp_path)["fx_rates"] == 0

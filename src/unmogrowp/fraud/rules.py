@@ -74,7 +74,8 @@ def decisions(installs_feat, source_feat, rules: RuleSet, detected_at):
     from pyspark.sql import functions as F
 
     src = source_feat.select(
-        F.col("feature_date").alias("install_date"), "app_id", "media_source", "site_id", F.col("installs").alias("src_installs"),
+        F.col("feature_date").alias("install_date"), "app_id", "media_source", "site_id",
+        F.col("installs").alias("src_installs"),
         "share_ctit_gt_24h", "cpi_vs_app", "ks_ctit_vs_app")
     f = installs_feat.join(src, ["install_date", "app_id", "media_source", "site_id"], "left")
     enough = F.coalesce(F.col("src_installs"), F.lit(0)) >= rules.min_source_installs

@@ -31,7 +31,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | system-packages
 
 demo: $(VENV)/.synced
 	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
-	$(VENV)/bin/python -m orchestration.demo
+	$(VENV)/bin/python -m orchestration.demo $(if $(filter 1,$(UNMOGROWP_DEMO_REDIS)),--redis)
 
 # the whole suite, the linters (tests/test_linters.py: ruff, import-linter, sqlfluff) included
 test: $(VENV)/.synced

@@ -37,7 +37,7 @@ def fraud_features(context: dg.AssetExecutionContext, lake: LakeResource, clickh
     `fct_install_matches` with Spark, into `features/*` Delta tables."""
     start, end = date_window(context)
     result = pipeline.build_features(ml.spark(), lake.get_lake(), clickhouse.get_client(), start, end,
-                                     privacy.privacy_key)
+                                     privacy_key=privacy.privacy_key)
     return dg.MaterializeResult(metadata={
         **result, "features": dg.MetadataValue.json(
             [{"name": f.name, "post_install": f.post_install, "description": f.description}

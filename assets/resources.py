@@ -9,7 +9,14 @@ from clickhouse_connect.driver.client import Client
 
 from assets.dbt_project import dbt_resource
 from unmogrowp.clickhouse import manager
-from unmogrowp.config import DEFAULT_PRIVACY_KEY, S3_CREDENTIALS, ClickHouseSettings, Settings, SparkSettings
+from unmogrowp.config import (
+    DEFAULT_CLICKHOUSE_PORT,
+    DEFAULT_PRIVACY_KEY,
+    S3_CREDENTIALS,
+    ClickHouseSettings,
+    Settings,
+    SparkSettings,
+)
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore
 
@@ -18,7 +25,7 @@ class ClickHouseResource(dg.ConfigurableResource):
     """ClickHouse over HTTP: the local chDB server (started on demand) or a real server."""
 
     host: str = "127.0.0.1"
-    port: int = 18123
+    port: int = DEFAULT_CLICKHOUSE_PORT
     user: str = "default"
     password: str = ""
     secure: bool = False
@@ -76,8 +83,8 @@ class MlResource(dg.ConfigurableResource):
     registry_uri: str = ""
     artifact_root: str = ""
     spark_remote: str = ""  # Spark Connect URL, else spark_master
-    spark_master: str = "local[*]"
-    spark_driver_memory: str = "6g"
+    spark_master: str = SparkSettings().master
+    spark_driver_memory: str = SparkSettings().driver_memory
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self.configure()

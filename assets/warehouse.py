@@ -19,7 +19,8 @@ class UserConfigResource(dg.ConfigurableResource):
 
 @dg.asset(group_name="platform", kinds={"clickhouse"})
 def warehouse_databases(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource) -> dg.MaterializeResult:
-    """ClickHouse databases for raw event tables (`raw`) and dbt models (`analytics`)."""
+    """ClickHouse databases for raw event tables (`raw`) and dbt's connection (`analytics`: dbt-clickhouse
+    connects there; every model names its own database)."""
     client = clickhouse.get_client()
     for name in WAREHOUSE_DATABASES:
         client.command(f"CREATE DATABASE IF NOT EXISTS {name}")

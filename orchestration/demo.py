@@ -1,7 +1,7 @@
 """`make demo`: generate a week of traffic for 3 apps, then run the pipeline through Dagster."""
 
+import argparse
 import json
-import os
 import shutil
 import sys
 import time
@@ -29,7 +29,11 @@ from unmogrowp.warehouse import DATABASES
 LTV_CONFIG = {"config": {"early_days": 3, "horizon_days": 7}}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m orchestration.demo", description=__doc__)
+    parser.add_argument("--redis", action="store_true",
+                        help="also materialize into a local redis-server and read the vectors back from it")
+    args = parser.parse_args(argv)
     settings = load_settings()
     print(f"environment: {settings.env}   home: {settings.home}")
     state, started = manager.start(settings.home, settings.clickhouse.port)
@@ -77,7 +81,7 @@ def main() -> int:
     for cls, figures in marts.attribution_agreement(client, truth).items():
         print(f"  {cls:<20} {figures['installs']:>8,} installs  {figures['agreement']:.2%}")
     print_fraud_and_ltv(client, summary, settings)
-    print_feature_store(summary, settings)
+    print_feature_store(summary, settings, redis=args.redis)
     gx = {k: v for k, v in summary.checks.items() if k.split(":")[-1].startswith("gx_")}
     print(f"\nGreat Expectations: {sum(gx.values())} of {len(gx)} suites passed "
           f"({', '.join(sorted(k.split(':')[-1] for k in gx))}); Data Docs: {runner.docs_index(settings.home)}")
@@ -120,8 +124,8 @@ def print_fraud_and_ltv(client, summary, settings) -> None:
         print("  by source: " + ", ".join(f"{k} {v:.1%}" for k, v in bt["by_source"].items()))
 
 
-def print_feature_store(summary, settings) -> None:
-    """Materialization figures and a few online vectors (sqlite; Redis too with UNMOGROWP_DEMO_REDIS=1)."""
+def print_feature_store(summary, settings, redis: bool = False) -> None:
+    """Materialization figures and a few online vectors (sqlite; Redis too with ``redis``)."""
     from ml import feature_store as fstore
     from unmogrowp import redis_local
 
@@ -133,7 +137,7 @@ def print_feature_store(summary, settings) -> None:
                   f"into {m['online_store']}")
     targets = [fstore.StoreTarget.of(settings)]
     proc = None
-    if os.environ.get("UNMOGROWP_DEMO_REDIS") == "1":
+    if redis:
         proc, url = redis_local.start(settings.home / "redis")
         targets.append(fstore.StoreTarget.of(settings, online="redis", redis_url=url))
     try:

@@ -7,6 +7,7 @@ import pytest
 
 from unmogrowp.fraud import features as ff
 from unmogrowp.fraud.rules import RuleSet, decisions
+from unmogrowp.privacy.keys import DEFAULT_KEY
 
 T0 = datetime(2026, 9, 3, 12, 0, tzinfo=UTC)
 COLUMNS = ("event_id string, app_id string, event_type string, event_ts timestamp, device_id string, idfv string, "
@@ -37,7 +38,8 @@ def features_of(spark, rows, matches=(), start=T0 - timedelta(hours=12), end=T0 
     events = spark.createDataFrame(rows, COLUMNS)
     given = {m[0] for m in matches}
     matches = [*matches, *[match(r[0]) for r in rows if r[2] == "install" and r[0] not in given]]
-    out = ff.install_features(spark, events, spark.createDataFrame(matches, MATCH_COLUMNS), start, end).toPandas()
+    out = ff.install_features(spark, events, spark.createDataFrame(matches, MATCH_COLUMNS), start, end,
+                              privacy_key=DEFAULT_KEY).toPandas()
     return out.set_index("install_id")
 
 

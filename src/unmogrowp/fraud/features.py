@@ -22,7 +22,6 @@ from datetime import datetime, timedelta
 
 from unmogrowp.ingest.events import SILVER_EVENTS
 from unmogrowp.lake import Lake
-from unmogrowp.privacy.keys import DEFAULT_KEY
 
 INSTALL_TABLE = "features/fraud_install_features"
 SOURCE_TABLE = "features/fraud_source_features"
@@ -142,7 +141,7 @@ def _counts_in_windows(events, queries, keys, hours, prefix):
     return wide.select("qid", *[(F.col("0") - F.col(str(h))).cast("long").alias(f"{prefix}_{h}h") for h in hours])
 
 
-def install_features(spark, events, matches, start: datetime, end: datetime, privacy_key: str = DEFAULT_KEY):
+def install_features(spark, events, matches, start: datetime, end: datetime, *, privacy_key: str):
     """One row per install with ``event_ts`` in [start, end) (see INSTALL_FEATURES). ``matches``
     is dbt's ``fct_install_matches`` for those installs: the touch each came from (referrer/click
     id, device id or probabilistic, the attribution waterfall before fraud rules), its CTIT, the

@@ -14,7 +14,6 @@ from unmogrowp.fraud import features as ff
 from unmogrowp.fraud.rules import DECISIONS_TABLE, RuleSet, decisions
 from unmogrowp.lake import Lake
 from unmogrowp.model_tables import CH_DECISIONS, CH_SCORES, ensure_tables
-from unmogrowp.privacy.keys import DEFAULT_KEY
 from unmogrowp.warehouse import date_range, replace_window
 from unmogrowp.windows import day_bounds
 
@@ -36,7 +35,7 @@ def dates_predicate(start: date, end: date) -> str:
     return f"install_date >= '{start.isoformat()}' AND install_date <= '{end.isoformat()}'"
 
 
-def build_features(spark, lake: Lake, client, start: date, end: date, privacy_key: str = DEFAULT_KEY) -> dict:
+def build_features(spark, lake: Lake, client, start: date, end: date, *, privacy_key: str) -> dict:
     """Install and source features for install dates [start, end] into the Delta feature tables,
     on the touches attribution matched (``fct_install_matches`` in ClickHouse, via ``client``); IPs
     leave keyed with ``privacy_key``."""
@@ -48,7 +47,8 @@ def build_features(spark, lake: Lake, client, start: date, end: date, privacy_ke
                 f"silver IPs of the events behind install dates {start}..{end} were truncated by the "
                 "retention limit (privacy/retention.py): IP features cannot be recomputed for them; "
                 "keep the stored features of those days")
-        inst = ff.install_features(spark, events, read_matches(spark, client, start, end), lo, hi, privacy_key).cache()
+        inst = ff.install_features(spark, events, read_matches(spark, client, start, end), lo, hi,
+                                   privacy_key=privacy_key).cache()
         unmatched = inst.where("device_key IS NULL").count()  # every install has a row there, matched or organic
         if unmatched:
             raise ValueError(

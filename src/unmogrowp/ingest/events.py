@@ -48,7 +48,6 @@ from unmogrowp.landing import (
     key_problem,
 )
 from unmogrowp.privacy import erasure_list
-from unmogrowp.privacy.keys import DEFAULT_KEY
 
 BRONZE_EVENTS = "bronze/events"
 SILVER_EVENTS = "silver/events"
@@ -209,7 +208,7 @@ CHANGED_SINCE_LISTING = "changed_since_listing"
 
 
 def _bronze_rows(store: LandingStore, f: LandingFile, version: int, now_ms: int, hashes: frozenset[str],
-                 max_line: int, max_file: int, max_ratio: float = MAX_COMPRESSION_RATIO, key: str = DEFAULT_KEY,
+                 max_line: int, max_file: int, max_ratio: float = MAX_COMPRESSION_RATIO, key: str | None = None,
                  ) -> tuple[pa.Table | None, str | None, str | None, int, int]:
     """(rows, file error, checksum, lines erased, lines over the limit) of one landing object. An object
     gone since listing (or, on S3, rewritten since: another ETag) has no rows: (None, VANISHED /
@@ -301,13 +300,16 @@ def commit_lock(lake: Lake, name: str) -> Iterator[None]:
 def load_bronze(lake: Lake, store: LandingStore, files: Iterable[LandingFile], start: datetime,
                 end: datetime, now: datetime | None = None, max_line: int = MAX_LINE_BYTES,
                 max_file: int = MAX_FILE_BYTES, max_ratio: float = MAX_COMPRESSION_RATIO,
-                max_commit: int = MAX_COMMIT_BYTES, privacy_key: str = DEFAULT_KEY) -> BronzeResult:
+                max_commit: int = MAX_COMMIT_BYTES, privacy_key: str | None = None) -> BronzeResult:
     """Append the raw lines of every landing object not yet in bronze (or changed since). The decoded
     files are committed once they hold ``max_commit`` bytes, and at the end: each file in one commit.
-    Lines of identifiers on the erasure list (keyed with ``privacy_key``) are dropped."""
+    Lines of identifiers on the erasure list (keyed with ``privacy_key``, required once the list holds
+    any) are dropped."""
     now_ms = int((now or datetime.now(UTC)).timestamp() * 1000)
     files = list(files)
     hashes = erasure_list.load(lake)
+    if hashes and privacy_key is None:
+        raise ValueError("the erasure list holds identifiers: load_bronze needs the privacy key they were hashed with")
     version_before = lake.version(BRONZE_EVENTS)
     done = loaded_versions(lake, start, end)
     result = BronzeResult()

@@ -21,6 +21,7 @@ hash of the request, never the identifiers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -291,7 +292,8 @@ def expire_history(lake: Lake, name: str) -> int:
         return 0
     fs, _ = filesystem(lake.root_uri, lake.storage_options)
     for path in old:
-        fs.delete_file(path)
+        with contextlib.suppress(FileNotFoundError):  # removed meanwhile (another erasure's cleanup)
+            fs.delete_file(path)
     return len(old)
 
 

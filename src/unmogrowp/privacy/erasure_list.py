@@ -18,7 +18,6 @@ import pyarrow as pa
 
 from unmogrowp.clickhouse.statement import sql_str
 from unmogrowp.lake import Lake
-from unmogrowp.privacy.keys import DEFAULT_KEY
 
 ERASED_TABLE = "privacy/erased_identifiers"
 FIELDS = ("device_id", "idfv", "android_id", "user_id")  # the event contract's identifier fields
@@ -48,7 +47,7 @@ def record(lake: Lake, identifiers: Iterable[str], key: str) -> int:
 
 
 def erased_lines(lines: pa.Array | pa.ChunkedArray, hashes: frozenset[str],
-                 key: str = DEFAULT_KEY) -> pa.BooleanArray:
+                 key: str) -> pa.BooleanArray:
     """True for each raw landing line whose identifier fields hold an erased identifier.
 
     Lines that are not JSON objects carry no identifier field and are never dropped here (they

@@ -289,16 +289,17 @@ def test_a_rewritten_file_is_loaded_again_as_its_next_version(tmp_path):
 
 
 # -- erased identifiers ----------------------------------------------------------------------------
-def test_erased_identifiers_are_dropped_at_ingestion_and_counted(tmp_path, monkeypatch):
+def test_erased_identifiers_are_dropped_at_ingestion_and_counted(tmp_path):
     from unmogrowp.privacy import erasure_list
 
     store = LandingStore(str(tmp_path / "landing"))
     raw = gzip.decompress(batch(0, 3, user_id="keep-me")) + gzip.decompress(batch(10, 2, user_id="erase-me"))
     store.write_bytes(event_key("com.x", HOUR, "b"), gzip.compress(raw))
     lake = Lake((tmp_path / "lake").as_uri())
-    monkeypatch.setenv("UNMOGROWP_DEVICE_KEY_SALT", "test-key")  # the settings' key, which bronze uses
     assert erasure_list.record(lake, ["erase-me"], "test-key") == 1
-    bronze, silver = ingest(lake, store)
+    with pytest.raises(ValueError, match="needs the privacy key"):  # never a silent development key
+        ingest(lake, store)
+    bronze, silver = ingest(lake, store, privacy_key="test-key")
     assert (bronze.lines, bronze.lines_erased) == (3, 2)  # a file's lines = bronze lines + erased
     assert silver.loaded == 3 and silver.reconciles
     assert b"erase-me" not in b"".join(lake.read(ev.BRONZE_EVENTS)["raw_line"].to_pylist())

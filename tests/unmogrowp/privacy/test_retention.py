@@ -14,7 +14,7 @@ from unmogrowp.config import load_settings
 from unmogrowp.ingest.events import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS
 from unmogrowp.lake import Lake
 from unmogrowp.privacy import retention
-from unmogrowp.privacy.keys import truncate_ip
+from unmogrowp.privacy.keys import DEFAULT_KEY, truncate_ip
 
 POLICY = retention.RetentionPolicy(raw_days=3, silver_days=6)
 AS_OF = date(2026, 9, 9)  # raw cutoff 09-06, silver cutoff 09-03
@@ -87,7 +87,7 @@ def test_features_refuse_truncated_ips(lakehouse, spark):
 
     _home, lake, client = lakehouse
     with pytest.raises(ValueError, match="truncated by the retention limit"):
-        build_features(spark, lake, client, date(2026, 9, 4), date(2026, 9, 4))
+        build_features(spark, lake, client, date(2026, 9, 4), date(2026, 9, 4), privacy_key=DEFAULT_KEY)
 
 
 def test_policy_is_validated():

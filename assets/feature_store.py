@@ -27,7 +27,7 @@ def _materialize(context, feast: FeastResource, views: list[str]) -> dg.Material
     start, end = _window(context)
     store = feast.get_store()
     result = fstore.materialize(store, views, start, end)
-    return dg.MaterializeResult(metadata={**result, "views": views, "online_store": store.config.online_store.type})
+    return dg.MaterializeResult(metadata={**result, "views": views, "online_store": feast.online})
 
 
 ONLINE = {"partitions_def": DAILY, "backfill_policy": dg.BackfillPolicy.single_run(), "group_name": "feature_store",

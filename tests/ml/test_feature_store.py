@@ -132,6 +132,7 @@ def test_pipeline_applied_and_materialized(pipeline_run):
     meta = pipeline_run.summary.metadata
     assert set(meta["feast_registry"]["feature_services"]) == {"fraud_model_v1", "fraud_online_v1", "ltv_model_v1",
                                                                "campaign_context_v1"}
+    assert meta["fraud_online_features"]["online_store"] == meta["campaign_online_features"]["online_store"] == "sqlite"
     rows = meta["fraud_online_features"]["rows"]
     installs = pipeline_run.summary.metadata["fraud_features"]["installs"]
     devices = _lake(pipeline_run).read(ff.INSTALL_TABLE, columns=["device_key"]).to_pandas()["device_key"].nunique()

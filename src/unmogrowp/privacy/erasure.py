@@ -397,6 +397,7 @@ def erase_clickhouse(client, subject: Subject, keys: str | None = None) -> dict[
 def erase_online(store, subject: Subject) -> dict[str, int]:
     """Delete the subject's entity rows from the Feast online store (sqlite or Redis)."""
     from feast.infra.key_encoding_utils import serialize_entity_key
+    from feast.infra.online_stores.sqlite import SqliteOnlineStoreConfig
     from feast.protos.feast.types.EntityKey_pb2 import EntityKey
     from feast.protos.feast.types.Value_pb2 import Value
 
@@ -410,7 +411,7 @@ def erase_online(store, subject: Subject) -> dict[str, int]:
         keys = [EntityKey(join_keys=[key], entity_values=[Value(string_val=v)]) for v in values]
         if not keys:
             continue
-        if config.online_store.type == "sqlite":
+        if isinstance(config.online_store, SqliteOnlineStoreConfig):  # the lakehouse's subclass included
             import sqlite3
 
             path = Path(config.repo_path or ".") / config.online_store.path

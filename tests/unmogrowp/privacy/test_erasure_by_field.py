@@ -147,7 +147,7 @@ RAW_IDS = (VICTIM, VICTIM.upper(), VICTIM_IDFV, VICTIM_USER)
 
 
 def _ingest(lake: Lake, store: LandingStore, client) -> ev.BronzeResult:
-    bronze = ev.load_bronze(lake, store, ev.event_files(store, *WINDOW), *WINDOW)
+    bronze = ev.load_bronze(lake, store, ev.event_files(store, *WINDOW), *WINDOW, privacy_key=KEY)
     ev.build_silver(lake, *WINDOW)
     warehouse.load_events(client, lake, *WINDOW)
     return bronze

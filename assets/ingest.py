@@ -6,7 +6,7 @@ import dagster as dg
 
 from assets.partitions import DAILY, HOURLY, date_window, hour_window
 from assets.resources import ClickHouseResource, LakeResource, LandingResource, PrivacyResource
-from unmogrowp.ingest import cost, events, warehouse
+from unmogrowp.ingest import cost, events, match_keys, warehouse
 from unmogrowp.windows import chunks
 
 # single-run backfills are marked beta in Dagster 1.13; they are what makes a week of hours one run
@@ -98,16 +98,29 @@ def silver_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
     )
 
 
-@dg.asset(partitions_def=HOURLY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP,
-          kinds={"clickhouse"}, deps=[silver_events])
-def clickhouse_events(context: dg.AssetExecutionContext, lake: LakeResource,
-                      clickhouse: ClickHouseResource) -> dg.MaterializeResult:
-    """`raw.events` in ClickHouse: silver events, replaced per landing-hour window (idempotent)."""
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec("clickhouse_events", deps=[silver_events], kinds={"clickhouse"},
+                     description="`raw.events` in ClickHouse: silver events, replaced per landing-hour window "
+                                 "(idempotent)."),
+        dg.AssetSpec("clickhouse_touch_keys", deps=[silver_events], kinds={"clickhouse"},
+                     description="`raw.touch_keys`: each touch by the keys it can be matched by (click id, device "
+                                 "id, IP), sorted by match key; rebuilt from raw.events with each landing hour."),
+        dg.AssetSpec("clickhouse_install_keys", deps=[silver_events], kinds={"clickhouse"},
+                     description="`raw.install_keys`: installs by device hash (the previous-install lookup); "
+                                 "rebuilt from raw.events with each landing hour."),
+    ],
+    partitions_def=HOURLY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP, can_subset=False)
+def clickhouse_events(context: dg.AssetExecutionContext, lake: LakeResource, clickhouse: ClickHouseResource):
+    """Silver events of the landing hours into `raw.events`, and attribution's key tables built from them."""
     start, end = hour_window(context)
     client = clickhouse.get_client()
     rows = sum(warehouse.load_events(client, lake.get_lake(), s, e) for s, e in chunks(start, end))
-    return dg.MaterializeResult(metadata={"rows": rows, "table": warehouse.EVENTS_TABLE,
-                                          "dagster/row_count": rows})
+    yield dg.MaterializeResult(asset_key="clickhouse_events", metadata={
+        "rows": rows, "table": warehouse.EVENTS_TABLE, "dagster/row_count": rows})
+    for key, (table, n) in zip(("clickhouse_touch_keys", "clickhouse_install_keys"),
+                               match_keys.window_rows(client, start, end).items(), strict=True):
+        yield dg.MaterializeResult(asset_key=key, metadata={"rows": n, "table": table, "dagster/row_count": n})
 
 
 @dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP, kinds={"delta"},

@@ -1,32 +1,39 @@
-"""fct_installs on about 1M installs against 10M touches, against a pandas version of the same rules.
+"""fct_installs (and fct_install_matches, the fraud features' input) in bulk and for one hourly window
+against growing touch history, against a pandas version of the same rules.
 
-Run: `.venv/bin/python benchmarks/attribution.py` (add `--days 2` for a quick run). Traffic comes
-from the project's generator (ad traffic and installs only, no in-app activity), goes through the
-normal ingestion (landing → bronze → silver → raw.events) into a local ClickHouse server in a
-temporary home, and the dbt model runs through `dbt run`. Reported: median seconds of the model's
-query (the compiled SQL, as an INSERT ... SELECT) and of the whole `dbt run`, installs/s, and the
-pandas ratio. Both implementations must pick the same winning touch for every install.
+Run: `.venv/bin/python benchmarks/attribution.py` (add `--days 2` for a quick run; `--days 31` gives
+the hourly window 1, 7 and 30 days of history). Traffic comes from the project's generator (ad
+traffic and installs only, no in-app activity), goes through the normal ingestion (landing ->
+bronze -> silver -> raw.events and the key tables) into a local ClickHouse server in a temporary home.
+Reported per shape (bulk = every install; hour_<d>d = the hour at noon after d days of history):
+median wall and server CPU seconds (psutil, the server process) of the compiled model SQL, installs/s;
+the bulk `dbt run`, the three-joins floor and the pandas ratio. `--baseline DIR` also compiles the dbt
+project in DIR (e.g. an older checkout's dbt_project) for the same windows, times it side by side and
+checks that both give the same rows in every column (the config hash aside).
 """
 
 import argparse
 import json
+import os
 import shutil
 import statistics
 import subprocess
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import clickhouse_connect
 import numpy as np
 import pandas as pd
+import psutil
 
-from assets.dbt_project import DBT_PROJECT_DIR, run_dbt_local
+from assets.dbt_project import DBT_EXECUTABLE, DBT_PROJECT_DIR, run_dbt_local
+from unmogrowp import attribution_config
 from unmogrowp.clickhouse import manager
 from unmogrowp.generator.simulate import SimConfig
 from unmogrowp.generator.writer import generate
-from unmogrowp.ingest import events, warehouse
+from unmogrowp.ingest import events, match_keys, warehouse
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore
 from unmogrowp.windows import chunks
@@ -116,12 +123,54 @@ FROM i LEFT JOIN (
 """
 
 
+def compiled(project: Path, model: str, port: int, out: Path, window: tuple[str, str] | None) -> str:
+    """``model``'s SQL as the dbt project in ``project`` compiles it (for the window, else all history)."""
+    vars_ = json.dumps({"unmogrowp__window_start": window[0], "unmogrowp__window_end": window[1]} if window else {})
+    out.mkdir(parents=True, exist_ok=True)
+    target = Path(tempfile.mkdtemp(dir=out))  # a target of its own: dbt's shared one is left alone
+    env = {**os.environ, "UNMOGROWP_CLICKHOUSE_PORT": str(port), "LAKEHOUSE_ENV": "local"}
+    result = subprocess.run([str(DBT_EXECUTABLE), "compile", "--select", model, "--quiet", "--vars", vars_,
+                             "--project-dir", str(project), "--profiles-dir", str(project), "--target-path",
+                             str(target), "--log-path", str(target / "logs")], env=env, capture_output=True, text=True)
+    if result.returncode:
+        raise RuntimeError(result.stdout[-3000:])
+    return next((target / "compiled").rglob(f"{model}.sql")).read_text()
+
+
+def timed(client, server: psutil.Process, sql: str, repeat: int) -> tuple[float, float]:
+    """Median wall and server CPU seconds of CREATE TABLE default.bench_result AS ``sql`` (the last kept)."""
+    walls, cpus = [], []
+    for _ in range(repeat):
+        client.command("DROP TABLE IF EXISTS default.bench_result SYNC")
+        cpu, t = sum(server.cpu_times()[:2]), time.perf_counter()
+        client.command(f"CREATE TABLE default.bench_result ENGINE = MergeTree ORDER BY tuple() AS {sql}")
+        walls.append(time.perf_counter() - t)
+        cpus.append(sum(server.cpu_times()[:2]) - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+def differing(client, a: str, b: str) -> dict[str, int]:
+    """Columns whose values differ between tables ``a`` and ``b`` (joined on install_id), with counts."""
+    cols = [c for (c,) in client.query("SELECT name FROM system.columns WHERE database = 'default' "
+                                       "AND table = {t:String}", parameters={"t": a.split(".")[1]}).result_rows
+            if c != "attribution_config_hash"]
+    out = {}
+    for c in cols:
+        n = client.command(f"SELECT count() FROM {a} AS x FULL OUTER JOIN {b} AS y ON x.install_id = y.install_id "
+                           f"WHERE NOT isNotDistinctFrom(x.`{c}`, y.`{c}`) SETTINGS join_use_nulls = 1")
+        if n:
+            out[c] = int(n)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--days", type=int, default=10)
     ap.add_argument("--installs-per-day", type=int, default=100_000)
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--port", type=int, default=18199)
+    ap.add_argument("--baseline", type=Path, help="another dbt project to time and compare side by side")
+    ap.add_argument("--no-pandas", action="store_true")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="attrbench-"))
     home = work / "home"
@@ -133,32 +182,57 @@ def main() -> None:
                            impressions_per_click=0.6), progress=False, malformed_share=0, renamed_share=0,
                  truncated_file_share=0)
         store, lake = LandingStore(f"{work}/gen/landing"), Lake((work / "lake").as_uri())
-        manager.start(home, args.port)
+        state, _ = manager.start(home, args.port)
+        server = psutil.Process(state.pid)
         client = clickhouse_connect.get_client(port=args.port, send_receive_timeout=3600)
-        for ddl in ("CREATE DATABASE IF NOT EXISTS raw",):
-            client.command(ddl)
         warehouse.ensure_tables(client)
+        attribution_config.load_user_config(client, home)
         t_start, t_end = events.landing_range(store)
+        load_s = 0.0
         for s, e in chunks(t_start, t_end):
             events.load_bronze(lake, store, events.event_files(store, s, e), s, e)
             events.build_silver(lake, s, e)
-            warehouse.load_events(client, lake, s, e)
+            t = time.perf_counter()
+            warehouse.load_events(client, lake, s, e)  # raw.events and the key tables
+            load_s += time.perf_counter() - t
         n_installs = client.command("SELECT count() FROM raw.events WHERE event_type = 'install'")
         n_touches = client.command("SELECT count() FROM raw.events WHERE event_type IN ('click', 'impression')")
-        print(f"data: {n_installs:,} installs, {n_touches:,} touches (prepared in {time.perf_counter() - t0:.0f} s)")
+        n_keys = client.command(f"SELECT count() FROM {match_keys.TOUCH_KEYS}")
+        print(f"data: {n_installs:,} installs, {n_touches:,} touches, {n_keys:,} touch keys "
+              f"(prepared in {time.perf_counter() - t0:.0f} s, ClickHouse loads {load_s:.0f} s)", flush=True)
 
         dbt(args.port, "build", "--select", "resource_type:seed staging", "--indirect-selection", "buildable",
             "--quiet")
         dbt(args.port, "run", "--select", "fct_installs", "--quiet")  # creates the table
-        compiled = next((DBT_PROJECT_DIR / "target" / "compiled").rglob("fct_installs.sql")).read_text()
-        sql_times, dbt_times = [], []
+        shapes: dict[str, tuple[str, str] | None] = {"bulk": None}
+        for d in (1, 7, 30):
+            if d < args.days:
+                hour = datetime.combine(start + timedelta(days=d), datetime.min.time()) + timedelta(hours=12)
+                shapes[f"hour_{d}d"] = (f"{hour:%Y-%m-%d %H:%M:%S}", f"{hour + timedelta(hours=1):%Y-%m-%d %H:%M:%S}")
+        results = {}
+        for model in ("fct_installs", "fct_install_matches"):
+            for shape, window in shapes.items():
+                sql = compiled(DBT_PROJECT_DIR, model, args.port, work / "compiled", window)
+                wall, cpu = timed(client, server, sql, args.repeat)
+                rows = client.command("SELECT count() FROM default.bench_result")
+                r = {"installs": rows, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+                     "installs_per_s": round(rows / wall) if wall else None}
+                if args.baseline:
+                    client.command("RENAME TABLE default.bench_result TO default.bench_current")
+                    base = compiled(args.baseline.resolve(), model, args.port, work / "compiled", window)
+                    b_wall, b_cpu = timed(client, server, base, args.repeat)
+                    r.update({"baseline_wall_s": round(b_wall, 3), "baseline_cpu_s": round(b_cpu, 3),
+                              "speedup_wall": round(b_wall / wall, 2), "speedup_cpu": round(b_cpu / cpu, 2),
+                              "baseline_installs": client.command("SELECT count() FROM default.bench_result"),
+                              "differing_columns": differing(client, "default.bench_current", "default.bench_result")})
+                    client.command("DROP TABLE default.bench_current SYNC")
+                results[f"{model}:{shape}"] = r
+                print(f"{model}:{shape}", json.dumps(r), flush=True)
+
+        dbt_times = []
         for _ in range(args.repeat):
-            client.command("TRUNCATE TABLE marts.fct_installs")
             t = time.perf_counter()
-            client.command(f"INSERT INTO marts.fct_installs {compiled}")
-            sql_times.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            dbt(args.port, "run", "--select", "fct_installs", "--quiet")
+            dbt(args.port, "run", "--select", "fct_installs", "--full-refresh", "--quiet")
             dbt_times.append(time.perf_counter() - t)
         assert client.command("SELECT count() FROM marts.fct_installs") == n_installs
         client.command("CREATE TABLE bench_floor (install_id String, touch_id Nullable(String)) "
@@ -169,36 +243,39 @@ def main() -> None:
             t = time.perf_counter()
             client.command(FLOOR_SQL)
             floor_times.append(time.perf_counter() - t)
-
-        installs = client.query_df("SELECT * FROM staging.stg_sdk__installs")
-        touches = client.query_df("SELECT touch_id, app_id, touch_type, touch_ts, device_id, ip, user_agent, "
-                                  "os_version, media_source, click_id, is_retargeting FROM staging.stg_sdk__touches")
-        for frame in (installs, touches):
-            for col in frame.columns:
-                if col.endswith("_ts"):
-                    frame[col] = pd.to_datetime(frame[col])
-        windows = {"click": 168, "click_probabilistic": 24, "impression": 24, "impression_probabilistic": 0}
-        pandas_times = []
-        for _ in range(args.repeat):
-            t = time.perf_counter()
-            winners = pandas_attribution(installs, touches, windows)
-            pandas_times.append(time.perf_counter() - t)
-        ours = client.query_df("SELECT install_id, winning_touch_id FROM marts.fct_installs").set_index("install_id")
-        both = ours.join(winners.rename("pandas"), how="left")
-        agree = (both["winning_touch_id"].fillna("") == both["pandas"].fillna("")).mean()
-        sql_s, dbt_s, pd_s = (statistics.median(x) for x in (sql_times, dbt_times, pandas_times))
-        print(json.dumps({
-            "installs": n_installs, "touches": n_touches,
-            "fct_installs_query_s": round(sql_s, 2), "installs_per_s_query": round(n_installs / sql_s),
-            "floor_three_joins_s": round(statistics.median(floor_times), 2),
-            "installs_per_s_floor": round(n_installs / statistics.median(floor_times)),
-            "dbt_run_s": round(dbt_s, 2), "installs_per_s_dbt_run": round(n_installs / dbt_s),
-            "pandas_s": round(pd_s, 2), "pandas_over_query": round(pd_s / sql_s, 1),
-            "same_winner_as_pandas": round(float(agree), 6), "runs": args.repeat,
-        }, indent=2))
+        summary = {"installs": n_installs, "touches": n_touches, "touch_keys": n_keys, "runs": args.repeat,
+                   "clickhouse_load_s": round(load_s, 1), "shapes": results,
+                   "dbt_run_bulk_s": round(statistics.median(dbt_times), 2),
+                   "floor_three_joins_s": round(statistics.median(floor_times), 2)}
+        if not args.no_pandas:
+            pd_s, agree = pandas_check(client, args.repeat)
+            bulk = results["fct_installs:bulk"]["wall_s"]
+            summary.update({"pandas_s": round(pd_s, 2), "pandas_over_query": round(pd_s / bulk, 1),
+                            "same_winner_as_pandas": round(agree, 6)})
+        print(json.dumps(summary, indent=2))
     finally:
         manager.stop(home)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def pandas_check(client, repeat: int) -> tuple[float, float]:
+    """Median seconds of the pandas rules over every install, and its agreement with marts.fct_installs."""
+    installs = client.query_df("SELECT * FROM staging.stg_sdk__installs")
+    touches = client.query_df("SELECT touch_id, app_id, touch_type, touch_ts, device_id, ip, user_agent, "
+                              "os_version, media_source, click_id, is_retargeting FROM staging.stg_sdk__touches")
+    for frame in (installs, touches):
+        for col in frame.columns:
+            if col.endswith("_ts"):
+                frame[col] = pd.to_datetime(frame[col])
+    windows = {"click": 168, "click_probabilistic": 24, "impression": 24, "impression_probabilistic": 0}
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        winners = pandas_attribution(installs, touches, windows)
+        times.append(time.perf_counter() - t)
+    ours = client.query_df("SELECT install_id, winning_touch_id FROM marts.fct_installs").set_index("install_id")
+    both = ours.join(winners.rename("pandas"), how="left")
+    return statistics.median(times), float((both["winning_touch_id"].fillna("") == both["pandas"].fillna("")).mean())
 
 
 if __name__ == "__main__":

@@ -67,9 +67,12 @@ def test_clickhouse_events_replaces_its_hour(lakehouse, tmp_path):
         silver_events(dg.build_asset_context(partition_key=PARTITION, resources={"lake": lakehouse["lake"]}))
         resources = {**clickhouse, "lake": lakehouse["lake"]}
         for _ in range(2):  # a re-run replaces the hour
-            result = clickhouse_events(dg.build_asset_context(partition_key=PARTITION, resources=resources))
-            assert result.metadata["rows"] == 3
+            results = {r.asset_key.to_user_string(): r.metadata["rows"] for r in clickhouse_events(
+                dg.build_asset_context(partition_key=PARTITION, resources=resources))}
+            assert results["clickhouse_events"] == 3
             assert client.command("SELECT count() FROM raw.events") == 3
+            assert results["clickhouse_touch_keys"] == client.command("SELECT count() FROM raw.touch_keys")
+            assert results["clickhouse_install_keys"] == client.command("SELECT count() FROM raw.install_keys")
     finally:
         client.close()
         manager.stop(home)

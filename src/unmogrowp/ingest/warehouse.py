@@ -8,6 +8,7 @@ from datetime import date, datetime
 from unmogrowp.contracts.base import ALL, Contract
 from unmogrowp.contracts.cost import COST_CONTRACT
 from unmogrowp.contracts.events import EVENT_CONTRACT
+from unmogrowp.ingest import match_keys
 from unmogrowp.ingest.cost import COST_CURRENT, CURRENT_SCHEMA
 from unmogrowp.ingest.events import SILVER_EVENTS, SILVER_SCHEMA, hour_filter
 from unmogrowp.lake import Lake
@@ -56,6 +57,7 @@ def ensure_tables(client) -> None:
     client.command(f"CREATE DATABASE IF NOT EXISTS {RAW}")
     client.command(events_ddl())
     client.command(cost_ddl())
+    match_keys.ensure_tables(client)
     from unmogrowp import model_tables
 
     model_tables.ensure_tables(client)
@@ -66,7 +68,9 @@ def load_events(client, lake: Lake, start: datetime, end: datetime) -> int:
     ensure_tables(client)
     data = lake.read(SILVER_EVENTS, filters=hour_filter(start, end), schema=SILVER_SCHEMA)
     data = data.drop_columns(["landing_date"])
-    return replace_window(client, EVENTS_TABLE, data, time_range("landing_hour", start, end))
+    rows = replace_window(client, EVENTS_TABLE, data, time_range("landing_hour", start, end))
+    match_keys.refresh(client, start, end)
+    return rows
 
 
 def load_cost(client, lake: Lake, start: date, end: date) -> int:

@@ -2,11 +2,11 @@
 
 Bronze lines and quarantined lines are the landing lines as received (every identifier, full IPs);
 they are deleted ``raw_days`` after landing, and the files vacuumed. Silver and its ClickHouse
-mirror (``raw.events``) keep their rows for ``silver_days`` but their IPs are truncated to the /24
-(/48) network once they are ``raw_days`` old; by then every fraud feature that reads them has been
-computed (features look back 7 days over events landing up to 8 days late). After ``silver_days``
-the rows go. Everything is by landing date, relative to ``as_of`` (the schedule's day), so a re-run
-for the same day changes nothing.
+mirror (``raw.events``, and attribution's key tables built from it) keep their rows for
+``silver_days`` but their IPs are truncated to the /24 (/48) network once they are ``raw_days`` old;
+by then every fraud feature that reads them has been computed (features look back 7 days over events
+landing up to 8 days late). After ``silver_days`` the rows go. Everything is by landing date,
+relative to ``as_of`` (the schedule's day), so a re-run for the same day changes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from unmogrowp.ingest import warehouse
+from unmogrowp.ingest import match_keys, warehouse
 from unmogrowp.ingest.events import BRONZE_EVENTS, QUARANTINE_EVENTS, SILVER_EVENTS, SILVER_SCHEMA
 from unmogrowp.lake import Lake
 from unmogrowp.privacy import RAW_DAYS, SILVER_DAYS
@@ -96,6 +96,8 @@ def apply(lake: Lake, client, as_of: date, policy: RetentionPolicy = RetentionPo
         if old:
             client.command("DELETE FROM raw.events WHERE landing_hour < {c:DateTime64(3)}", parameters=params)
         deleted["clickhouse:raw.events"] = int(old)
+        # the key tables hold the same rows' identifiers (truncated IPs follow through load_events)
+        deleted["clickhouse:raw.match_keys"] = match_keys.delete_before(client, params["c"])
     truncated, days = 0, []
     for day in _landing_dates(lake, SILVER_EVENTS):
         if silver_cutoff <= day < raw_cutoff:

@@ -75,13 +75,19 @@ def test_erase_a_device_everywhere(lakehouse, monkeypatch, capsys):
     assert len(audit) == 1 and audit[0]["verified"] and audit[0]["requested_by"] == "dpo@example.com"
     deleted = json.loads(audit[0]["deleted"])
     for store_table in ("delta:silver/events", "delta:bronze/events", "delta:features/fraud_install_features",
-                        "clickhouse:raw.events", "clickhouse:marts.fct_installs", "feast:device_fraud_features"):
+                        "clickhouse:raw.events", "clickhouse:raw.touch_keys", "clickhouse:raw.install_keys",
+                        "clickhouse:marts.fct_installs", "feast:device_fraud_features"):
         assert deleted.get(store_table, 0) > 0, store_table
     assert device_id not in str(audit)  # the audit keeps a hash, not the identifier
 
     # no file anywhere in the lake still holds the device or its events (old versions vacuumed)
     assert _files_containing(Path(lake.uri("")), {device_id, *subject.event_ids}) == []
     assert ch.command("SELECT count() FROM raw.events WHERE event_id IN {ids:Array(String)}",
+                      parameters={"ids": sorted(subject.event_ids)}) == 0
+    assert ch.command("SELECT count() FROM raw.touch_keys "
+                      "WHERE match_value = {d:String} OR event_id IN {ids:Array(String)}",
+                      parameters={"d": device_id, "ids": sorted(subject.event_ids)}) == 0
+    assert ch.command("SELECT count() FROM raw.install_keys WHERE install_id IN {ids:Array(String)}",
                       parameters={"ids": sorted(subject.event_ids)}) == 0
     assert ch.command("SELECT count() FROM marts.fct_installs WHERE device_key = {k:String}",
                       parameters={"k": device_key}) == 0

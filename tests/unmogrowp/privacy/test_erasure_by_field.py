@@ -253,7 +253,8 @@ def test_only_the_victims_rows_are_erased(erased):
     assert len(victim_lines) == 7
     assert report.deleted == {f"delta:{ev.BRONZE_EVENTS}": 7, f"delta:{ev.SILVER_EVENTS}": silver_victim,
                               f"delta:{ev.QUARANTINE_EVENTS}": 7 - silver_victim,
-                              "clickhouse:raw.events": silver_victim}
+                              "clickhouse:raw.events": silver_victim,
+                              "clickhouse:raw.install_keys": 1}  # attribution's key row of the install
     assert after == {ev.BRONZE_EVENTS: before[ev.BRONZE_EVENTS] - 7,
                      ev.SILVER_EVENTS: before[ev.SILVER_EVENTS] - silver_victim,
                      ev.QUARANTINE_EVENTS: before[ev.QUARANTINE_EVENTS] - (7 - silver_victim),

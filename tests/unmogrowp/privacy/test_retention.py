@@ -29,6 +29,24 @@ def _raw_events(client):
     return dict(client.query("SELECT event_id, ip FROM raw.events").result_rows)
 
 
+def _key_rows(client):
+    ips = client.query("SELECT event_id, match_value FROM raw.touch_keys WHERE match_kind = 'ip' "
+                       "ORDER BY 1").result_rows
+    touches = client.query("SELECT DISTINCT event_id FROM raw.touch_keys ORDER BY 1").result_rows
+    installs = client.query("SELECT install_id FROM raw.install_keys ORDER BY 1").result_rows
+    return ips, touches, installs
+
+
+def _key_rows_expected(client):
+    ips = client.query("SELECT event_id, ip FROM raw.events WHERE event_type IN ('click', 'impression') "
+                       "AND device_id IS NULL AND ip IS NOT NULL ORDER BY 1").result_rows
+    touches = client.query("SELECT event_id FROM raw.events WHERE event_type IN ('click', 'impression') "
+                           "AND (device_id IS NOT NULL OR ip IS NOT NULL "
+                           "OR (event_type = 'click' AND click_id IS NOT NULL)) ORDER BY 1").result_rows
+    installs = client.query("SELECT event_id FROM raw.events WHERE event_type = 'install' ORDER BY 1").result_rows
+    return ips, touches, installs
+
+
 @pytest.fixture(scope="module")
 def lakehouse(generated, tmp_path_factory):
     out, _ = generated
@@ -68,6 +86,8 @@ def test_retention_limit(lakehouse):
     assert report.ips_truncated == truncated > 0
     # ClickHouse holds exactly silver's rows and IPs
     assert _raw_events(client) == {e: ip for e, (_d, ip) in after.items()}
+    # attribution's key tables hold raw.events' rows only, with the same (truncated) IPs
+    assert _key_rows(client) == _key_rows_expected(client) and _key_rows(client)[0]
 
     # the repeat as the nightly schedule runs it: retention_job launched through the Dagster instance
     settings = load_settings({"UNMOGROWP_HOME": str(home), "UNMOGROWP_LAKE_URI": (home / "lake").as_uri(),

@@ -11,8 +11,8 @@ with window_installs as (
     where install_ts >= {{ window_start() }} and install_ts < {{ window_end() }}
 ),
 
--- devices with more than one install over [window start − R, window end): few, so the previous
--- install is found by a group-by over them instead of a window function over every install
+-- the window's devices with more than one install over [window start − R, window end), read by
+-- device hash from raw.install_keys (sorted by device): the key ranges of the window's devices only
 previous as (
     select
         {{ install.install_id }} as install_id,
@@ -20,11 +20,12 @@ previous as (
         {{ previous_install.install_ts }} as previous_install_ts
     from (
         select arraySort(groupArray(({{ install_columns | join(', ') }}))) as history
-        from {{ ref('stg_sdk__installs') }}
+        from {{ source('raw', 'install_keys') }}
         where
-            install_ts >= {{ window_start() }} - interval {{ s.reattribution_window_days }} day
+            device_hash in (select wi.device_hash from window_installs as wi)
+            and install_ts >= {{ window_start() }} - interval {{ s.reattribution_window_days }} day
             and install_ts < {{ window_end() }}
-        group by app_id, device_key
+        group by app_id, device_hash
         having length(history) > 1
     )
     array join history as install, arrayEnumerate(history) as index

@@ -1,5 +1,6 @@
 -- Every (install, touch) pair a match method links, with its window, eligibility and fraud
--- rejection (SPEC §2, §3.1). Set-based: three equi-joins, no per-install loops.
+-- rejection (SPEC §2, §3.1). Set-based: one equi-join of the installs' match keys against
+-- raw.touch_keys (sorted by app and key: the window reads its installs' key ranges, not the history).
 {%- set s = attribution_settings() %}
 {%- set rule_columns = ['app_id', 'media_source', 'campaign_id', 'adset_id', 'ad_id', 'touch_type', 'match_class',
                         'window_hours'] %}
@@ -10,11 +11,82 @@ with installs as (
     select * from {{ ref('int_attribution__installs') }}
 ),
 
+-- one row per install and key it can match by: the store referrer's click id, its device id, its IP
+install_keys as (
+    select
+        install_id,
+        app_id,
+        install_ts,
+        install_begin_ts,
+        referrer_click_ts,
+        is_reinstall,
+        user_agent,
+        os_version,
+        install_key.1 as match_kind,
+        install_key.2 as match_value,
+        cityHash64(app_id, install_key.2) as match_key
+    from installs
+    -- x is the lambda's parameter, not a column (the dialect parses it as one) -- noqa: disable=RF02
+    array join arrayMap(x -> (x.1, assumeNotNull(x.2)), arrayFilter(x -> x.2 is not null, [
+        ('click_id', referrer_click_id), ('device_id', device_id), ('ip', ip)
+    ])) as install_key
+    -- noqa: enable=RF02
+),
+
 touches as (
-    select * from {{ ref('stg_sdk__touches') }}
+    select * from {{ source('raw', 'touch_keys') }}
     where
-        touch_ts >= {{ window_start() }} - interval {{ max_touch_window_hours() }} hour
+        -- the integer keys alone: a UInt64 set is several times cheaper than (app, kind, key) tuples
+        match_key in (select ik.match_key from install_keys as ik)
+        and touch_ts >= {{ window_start() }} - interval {{ max_touch_window_hours() }} hour
         and touch_ts < {{ window_end() }}
+),
+
+matched as (
+    select
+        i.install_id as install_id,
+        i.app_id as app_id,
+        i.install_ts as install_ts,
+        i.install_begin_ts as install_begin_ts,
+        i.referrer_click_ts as referrer_click_ts,
+        i.is_reinstall as is_reinstall,
+        t.touch_id as touch_id,
+        t.touch_type as touch_type,
+        t.touch_ts as touch_ts,
+        t.media_source as media_source,
+        t.campaign_id as campaign_id,
+        t.adset_id as adset_id,
+        t.ad_id as ad_id,
+        t.site_id as site_id,
+        t.is_retargeting as is_retargeting,
+        multiIf(t.match_kind = 'click_id', 'referrer', t.match_kind = 'device_id', 'device_id', 'probabilistic')
+            as match_method,
+        if(
+            t.match_kind = 'ip',
+            0.5 * (t.user_agent = i.user_agent) + 0.3 * (t.os_version = i.os_version) + 0.2 * greatest(0.0, 1.0 - (
+                {{ ms('i.install_ts') }} - {{ ms('t.touch_ts') }}
+            ) / ({{ s.click_probabilistic_window_hours }} * 3600000.0)),
+            toNullable(1.0)
+        ) as match_score
+    from touches as t
+    inner join install_keys as i on t.match_key = i.match_key
+    where
+        t.app_id = i.app_id and t.match_kind = i.match_kind and t.match_value = i.match_value
+        -- click ids match clicks; probabilistic (IP) matches only touches without a device id
+        and (
+            t.match_kind = 'device_id'
+            or (t.match_kind = 'click_id' and t.touch_type = 'click')
+            or (t.match_kind = 'ip' and not t.has_device_id)
+        )
+),
+
+candidates as (
+    select
+        *,
+        if(match_method = 'probabilistic', 'probabilistic', 'deterministic') as match_class,
+        {{ ms('install_ts') }} - {{ ms('touch_ts') }} as age_ms
+    from matched
+    where match_method != 'probabilistic' or match_score >= {{ s.probabilistic_min_score }}
 ),
 
 -- window rules, most specific first: ad > adset > campaign > network > app
@@ -37,78 +109,8 @@ window_rules as (
     )
 ),
 
--- Each match is a semi-join first (touches whose hashed key some install has: an IN set over a
--- few hundred thousand keys), then an equi-join of those few touches against the installs.
-{%- set branches = [
-    ("by_click_id", "'referrer'", "1.0", "click_id", "referrer_click_id", "t.touch_type = 'click'"),
-    ("by_device_id", "'device_id'", "1.0", "device_id", "device_id", "1"),
-    ("by_ip", "'probabilistic'",
-     "0.5 * (t.user_agent = i.user_agent) + 0.3 * (t.os_version = i.os_version) + 0.2 * greatest(0.0, 1.0 - ("
-     ~ ms('i.install_ts') ~ " - " ~ ms('t.touch_ts') ~ ") / (" ~ s.click_probabilistic_window_hours ~ " * 3600000.0))",
-     "ip", "ip", "t.device_id is null"),
-] %}
-{%- for name, method, score, touch_key, install_key, condition in branches %}
-    {{ name }}_installs as (
-        select
-            *,
-            cityHash64(app_id, {{ install_key }}) as match_key
-        from installs
-        where {{ install_key }} is not null
-    ),
-
-    {{ name }} as (
-        select
-            i.install_id as install_id,
-            i.app_id as app_id,
-            i.install_ts as install_ts,
-            i.install_begin_ts as install_begin_ts,
-            i.referrer_click_ts as referrer_click_ts,
-            i.is_reinstall as is_reinstall,
-            t.touch_id as touch_id,
-            t.touch_type as touch_type,
-            t.touch_ts as touch_ts,
-            t.media_source as media_source,
-            t.campaign_id as campaign_id,
-            t.adset_id as adset_id,
-            t.ad_id as ad_id,
-            t.site_id as site_id,
-            t.is_retargeting as is_retargeting,
-            {{ method }} as match_method,
-            {{ score }} as match_score
-        from (
-            select
-                *,
-                cityHash64(app_id, {{ touch_key }}) as match_key
-            from touches
-            where
-                {{ touch_key }} is not null
-                and cityHash64(app_id, {{ touch_key }}) in (
-                    select cityHash64(si.app_id, si.{{ install_key }}) from {{ ref('stg_sdk__installs') }} as si
-                    where
-                        si.{{ install_key }} is not null
-                        and si.install_ts >= {{ window_start() }} and si.install_ts < {{ window_end() }}
-                )
-        ) as t
-        inner join {{ name }}_installs as i on t.match_key = i.match_key
-        where t.app_id = i.app_id and t.{{ touch_key }} = i.{{ install_key }} and {{ condition }}
-    ),
-{% endfor %}
-
-candidates as (
-    select
-        *,
-        if(match_method = 'probabilistic', 'probabilistic', 'deterministic') as match_class,
-        {{ ms('install_ts') }} - {{ ms('touch_ts') }} as age_ms
-    from (
-        select * from by_click_id
-        union all
-        select * from by_device_id
-        union all
-        select * from by_ip
-        where match_score >= {{ s.probabilistic_min_score }}
-    )
-),
-
+-- a lambda over the few rules per candidate: cheaper here than a join on the combinations present,
+-- which would evaluate the candidates twice (ClickHouse inlines every CTE reference)
 windowed as (
     select
         c.*,

@@ -63,10 +63,8 @@ attributed as (
         install_id,
         argMinIf(tuple({{ winner_columns | join(', ') }}), rank_key, not injected) as winner,
         countIf(not injected) > 0 as has_winner,
-        arrayMap(x -> x.2, arraySlice(arraySort(
-            x -> x.1,
-            groupArrayIf((rank_key, touch_id), not injected)
-        ), 2, 3)) as assist_touch_ids,
+        -- rank_key ends with touch_id: the runners-up in rank order
+        arrayMap(x -> x.2, arraySlice(arraySort(groupArrayIf(rank_key, not injected)), 2, 3)) as assist_touch_ids,
         {{ w.campaign_id }} as winner_campaign_id,
         countIf(click_injected) > 0 as had_injected_touch
     from removed

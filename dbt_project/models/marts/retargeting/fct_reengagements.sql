@@ -51,7 +51,15 @@ original as (  -- the device's latest attributed install, for crediting mode `bo
         argMax(f.device_key, f.install_ts) as install_device_key
     from {{ ref('fct_installs') }} as f
     inner join {{ ref('stg_sdk__installs') }} as i on f.install_id = i.install_id
-    where i.device_id is not null and f.install_kind = 'install'
+    where
+        i.device_id is not null and f.install_kind = 'install'
+        -- the window's retargeted devices only, not every install of the history
+        and (i.app_id, i.device_id) in (
+            select
+                rt.app_id,
+                rt.device_id
+            from retargeting as rt
+        )
     group by i.app_id, i.device_id
 ),
 

@@ -9,6 +9,8 @@ select
     app_id,
     platform,
     {{ device_key('app_id', 'idfv', 'android_id', 'device_id', 'event_id') }} as device_key,
+    -- the unkeyed integer device identity of raw.install_keys (the previous-install lookup)
+    cityHash64(app_id, coalesce(idfv, android_id, device_id, concat('event:', event_id))) as device_hash,
     device_id,
     ip,
     user_agent,

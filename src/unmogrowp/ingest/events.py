@@ -408,24 +408,58 @@ class SilverResult:
             h["landed"] == h["loaded"] + h["duplicates"] + h["quarantined"] for h in self.by_hour)
 
 
-def _validation_sql() -> str:
-    """Validate the window's bronze rows; carries a row index, not the raw line (kept in Arrow)."""
+def _validation_sql(source: str = "bronze", null_keys: bool = True) -> str:
+    """Validate the window's bronze rows; carries a row index only: the raw line and the lineage stay in
+    Arrow (taken by row index), so chDB neither copies them in nor out."""
     app_check = (("'app_id_mismatch'", "x_app_id != landing_app_id"),)
     return EVENT_CONTRACT.validation_sql(
-        "Python(bronze) WHERE landing_hour >= {start:DateTime64(3, 'UTC')} "
+        f"Python({source}) WHERE landing_hour >= {{start:DateTime64(3, 'UTC')}} "
         "AND landing_hour < {end:DateTime64(3, 'UTC')}",
-        (*LINEAGE.names, "landing_app_id", "source_version", "row_idx"), extra_reasons=app_check)
+        ("row_idx",), extra_reasons=app_check, null_keys=null_keys)
+
+
+# Windows of at least this many lines are validated in two passes (below); each query costs about
+# 0.1 CPU-s of planning, more than the second pass saves on a smaller window.
+TWO_PASS_MIN_LINES = 50_000
+_VALIDATED = pa.schema([("row_idx", pa.int64()), ("reason", pa.string()), *EVENT_CONTRACT.arrow_schema()])
+
+
+def _validate(conn, bronze: pa.Table, lines: int, start: datetime, end: datetime) -> pa.Table:
+    """(row_idx, reason, typed fields) of the window's bronze rows (``lines`` of them). A large window
+    first goes through the SQL without the null-key search, which passes exactly the lines the full
+    SQL passes; the few it rejects go through the full SQL for their reason."""
+    if not lines:
+        return _VALIDATED.empty_table()
+    params = {"start": start.strftime("%Y-%m-%d %H:%M:%S"), "end": end.strftime("%Y-%m-%d %H:%M:%S")}
+    if lines < TWO_PASS_MIN_LINES:
+        return conn.query(_validation_sql(), "ArrowTable", params=params)
+    rows = conn.query(_validation_sql(null_keys=False), "ArrowTable", params=params)
+    rejected = pc.is_valid(rows["reason"])
+    if not pc.any(rejected).as_py():
+        return rows
+    again = rows["row_idx"].filter(rejected)
+    recheck = bronze.take(again).combine_chunks()  # noqa: F841  (read by chDB)
+    full = conn.query(_validation_sql("recheck"), "ArrowTable", params=params)
+    return pa.concat_tables([rows.filter(pc.invert(rejected)), full.cast(rows.schema)])
 
 
 # Later copies of a valid event: not the first (by landing hour, file, version, line) in the window, or
-# already in silver before the window. Runs on the narrow (event_id, position) columns only.
+# already in silver before the window. 64-bit hashes of event_id find the candidates (a compact key set);
+# the strings decide among them only, so a hash collision costs a comparison, never a wrong answer.
+# Returns the row_idx of the duplicates only.
 _DUPLICATES_SQL = """
-    SELECT row_idx,
-           toBool(row_idx != first_idx OR event_id IN (SELECT event_id FROM Python(prior))) AS is_duplicate
-    FROM Python(keys) AS k
-    INNER JOIN (SELECT event_id, argMin(row_idx, (landing_hour, source_file, source_version, line_number, row_idx))
-                       AS first_idx
-                FROM Python(keys) GROUP BY event_id) AS f USING event_id
+    SELECT row_idx FROM Python(keys)
+    WHERE cityHash64(event_id) IN (SELECT cityHash64(event_id) FROM Python(prior))
+      AND event_id IN (SELECT event_id FROM Python(prior)
+                       WHERE cityHash64(event_id) IN (SELECT cityHash64(event_id) FROM Python(keys)))
+    UNION ALL
+    SELECT arrayJoin(arrayFilter(i -> i != first_idx, idxs)) AS row_idx
+    FROM (SELECT argMin(row_idx, (landing_hour, source_file, source_version, line_number, row_idx)) AS first_idx,
+                 groupArray(row_idx) AS idxs
+          FROM Python(keys)
+          WHERE cityHash64(event_id) IN (SELECT h FROM (SELECT cityHash64(event_id) AS h FROM Python(keys))
+                                         GROUP BY h HAVING count() > 1)
+          GROUP BY event_id)
 """
 
 
@@ -477,17 +511,19 @@ def build_silver(lake: Lake, start: datetime, end: datetime) -> SilverResult:
     bronze = bronze.append_column("row_idx", pa.array(np.arange(bronze.num_rows), pa.int64()))
     prior = lake.read(SILVER_EVENTS, columns=["event_id"],  # noqa: F841  (read by chDB)
                       filters=hour_filter(start - DEDUP_LOOKBACK, start), schema=SILVER_SCHEMA)
+    hour = bronze["landing_hour"]  # the window's hours only: the day partition holds other windows too
+    in_window = pc.and_(pc.greater_equal(hour, pa.scalar(start, TS)), pc.less(hour, pa.scalar(end, TS)))
     conn = chdb.connect(":memory:")
-    rows = conn.query(_validation_sql(), "ArrowTable", params={
-        "start": start.strftime("%Y-%m-%d %H:%M:%S"), "end": end.strftime("%Y-%m-%d %H:%M:%S")})
+    rows = _validate(conn, bronze, pc.sum(in_window).as_py() or 0, start, end)
+    lineage = bronze.select([*LINEAGE.names, "landing_app_id", "source_version"]).take(rows["row_idx"])
+    for name in lineage.column_names:
+        rows = rows.append_column(name, lineage[name])
     ok = pc.is_null(rows["reason"])
     # select before filter: filtering copies every column it is given
     keys = rows.select(["event_id", "landing_hour", "source_file", "source_version", "line_number",
                         "row_idx"]).filter(ok)
-    dups = conn.query(_DUPLICATES_SQL, "ArrowTable") if keys.num_rows else pa.table(
-        {"row_idx": pa.array([], pa.int64()), "is_duplicate": pa.array([], pa.bool_())})
+    dup_idx = conn.query(_DUPLICATES_SQL, "ArrowTable")["row_idx"] if keys.num_rows else pa.array([], pa.int64())
     conn.close()
-    dup_idx = dups.filter(dups["is_duplicate"])["row_idx"]
     dup = pc.is_in(rows["row_idx"], value_set=dup_idx)
     valid = pc.and_(ok, pc.invert(dup))
     silver = rows.select(SILVER_SCHEMA.names).filter(valid).cast(SILVER_SCHEMA)
@@ -502,8 +538,6 @@ def build_silver(lake: Lake, start: datetime, end: datetime) -> SilverResult:
     }).cast(QUARANTINE_SCHEMA)
     predicate = hour_predicate(start, end)
     result = _reconcile(rows, valid, dup)
-    hour = bronze["landing_hour"]  # the window's hours only: the day partition holds other windows too
-    in_window = pc.and_(pc.greater_equal(hour, pa.scalar(start, TS)), pc.less(hour, pa.scalar(end, TS)))
     result.doubled = doubled_lines(bronze.select(["source_file", "source_version", "line_number"]).filter(in_window))
     result.silver_version = lake.replace_where(SILVER_EVENTS, silver, predicate, ["landing_date"],
                                                no_dictionary=HIGH_CARDINALITY)

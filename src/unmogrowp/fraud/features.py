@@ -94,16 +94,31 @@ COUNTRY_CENTROIDS = {
 }
 
 
+# the silver columns the features read (the rest is never scanned nor cached)
+SILVER_COLUMNS = ("event_id", "app_id", "event_type", "event_ts", "device_id", "idfv", "android_id", "ip", "user_agent",
+                  "os_version", "country", "touch_id", "media_source", "campaign_id", "site_id", "click_id",
+                  "install_begin_ts", "referrer_click_id")
+
+
 def read_silver(spark, lake: Lake, start: datetime, end: datetime):
-    """Silver events with ``event_ts`` in [start - 8 d, end + 1 d): enough history for the click
-    window and the rolling source window, and the post-install day."""
+    """The features' silver columns of the events with ``event_ts`` in [start - 8 d, end + 1 d):
+    enough history for the click window and the rolling source window, and the post-install day."""
     lo, hi = start - timedelta(days=LATE_DAYS), end + timedelta(days=1)
     files = [("landing_date", ">=", (lo - timedelta(days=1)).date().isoformat()),
              ("landing_date", "<=", (hi + timedelta(days=LATE_DAYS)).date().isoformat())]
     from pyspark.sql import functions as F
 
-    df = lake.spark_read(spark, SILVER_EVENTS, partition_filters=files)
+    df = lake.spark_read(spark, SILVER_EVENTS, partition_filters=files).select(*SILVER_COLUMNS)
     return df.where((F.col("event_ts") >= F.lit(lo)) & (F.col("event_ts") < F.lit(hi)))
+
+
+def _null_safe_equal(left: str, right: str, columns):
+    """``left.c <=> right.c`` for every column (a window partition holds its NULL key too)."""
+    from functools import reduce
+
+    from pyspark.sql import functions as F
+
+    return reduce(lambda a, b: a & b, [F.col(f"{left}.{c}").eqNullSafe(F.col(f"{right}.{c}")) for c in columns])
 
 
 def _haversine_km(lat1, lon1, lat2, lon2):
@@ -161,17 +176,23 @@ def install_features(spark, events, matches, start: datetime, end: datetime, *, 
         "touch_id", "app_id", F.col("ts").alias("c_ts"), F.col("device_id").alias("c_device_id"),
         F.col("ip").alias("c_ip"), F.col("os_version").alias("c_os"), F.col("user_agent").alias("c_ua"))
 
-    # click gaps per ip/app/os/model, the TalkingData "next click" family
-    gw = Window.partitionBy("app_id", "c_ip", "c_os", "c_ua").orderBy("c_ts", "touch_id")
-    gaps = (clicks.withColumn("prev_click_gap_s", (F.col("c_ts") - F.lag("c_ts").over(gw)) / 1000)
+    # click gaps per ip/app/os/model, the TalkingData "next click" family: only the (whole) groups
+    # holding a winning touch, the only gaps read
+    winners = matches.where("winning_touch_id IS NOT NULL").select(F.col("winning_touch_id").alias("touch_id"))
+    group = ["app_id", "c_ip", "c_os", "c_ua"]
+    held = clicks.join(winners, "touch_id", "left_semi").select(*group).distinct()
+    gw = Window.partitionBy(*group).orderBy("c_ts", "touch_id")
+    gaps = (clicks.alias("g").join(held.alias("h"), _null_safe_equal("g", "h", group), "left_semi")
+            .withColumn("prev_click_gap_s", (F.col("c_ts") - F.lag("c_ts").over(gw)) / 1000)
             .withColumn("next_click_gap_s", (F.lead("c_ts").over(gw) - F.col("c_ts")) / 1000)
             .select("app_id", "touch_id", "prev_click_gap_s", "next_click_gap_s")
             .dropDuplicates(["app_id", "touch_id"]))  # one row per touch: the join must not repeat installs
-    touch_context = (ev.where("event_type IN ('click', 'impression')")
+    touch_context = (ev.where("event_type IN ('click', 'impression')").join(winners, "touch_id", "left_semi")
                      .select("app_id", F.col("touch_id").alias("winning_touch_id"), F.col("country").alias("c_country"))
                      .dropDuplicates(["app_id", "winning_touch_id"]))
 
     lo, hi = ms(F.lit(start)), ms(F.lit(end))
+    day_ms = F.lit(24 * MS_H)  # the longest count window, and the post-install horizon
     inst = installs_all.where((F.col("ts") >= lo) & (F.col("ts") < hi)).select(
         F.col("event_id").alias("install_id"), "app_id", F.col("ts").alias("i_ts"), "device_id", "dkey", "ip",
         "user_agent", "os_version", "country", F.col("install_begin_ts"), "referrer_click_id")
@@ -180,7 +201,8 @@ def install_features(spark, events, matches, start: datetime, end: datetime, *, 
                          F.col("ctit_s").alias("match_ctit_s"), "click_injected")
     # clicks on the install's device id in the click window (a count, not a match)
     window_ms = CLICK_WINDOW_DAYS * 24 * MS_H
-    i, c = inst.alias("i"), clicks.alias("c")
+    i = inst.alias("i")
+    c = clicks.where((F.col("c_ts") >= lo - F.lit(window_ms)) & (F.col("c_ts") < hi)).alias("c")
     device_clicks = (i.join(c, (F.col("i.app_id") == F.col("c.app_id"))
                             & (F.col("i.device_id") == F.col("c.c_device_id"))
                             & (F.col("c.c_ts") <= F.col("i.i_ts")) & (F.col("c.c_ts") >= F.col("i.i_ts") - window_ms))
@@ -193,8 +215,11 @@ def install_features(spark, events, matches, start: datetime, end: datetime, *, 
     # point-in-time counts: rows with the same key in [install_ts - h, install_ts), strictly before
     q = inst.select(F.col("install_id").alias("qid"), "app_id", F.col("i_ts").alias("ts"), "ip", "user_agent",
                     "os_version")
-    all_installs = installs_all.select("app_id", "ts", "ip", "user_agent", "os_version", "dkey", "event_id")
-    all_clicks = ev.where("event_type = 'click'").select("app_id", "ts", "ip", "site_id")
+    # the rows a count of [ts - 24 h, ts) for ts in [start, end) can see
+    recent = (F.col("ts") >= lo - day_ms) & (F.col("ts") < hi)
+    all_installs = installs_all.where(recent).select("app_id", "ts", "ip", "user_agent", "os_version", "dkey",
+                                                     "event_id")
+    all_clicks = ev.where("event_type = 'click'").where(recent).select("app_id", "ts", "ip", "site_id")
     counts = [
         _counts_in_windows(all_installs, q, ["app_id", "ip"], (1, 24), "ip_installs"),
         _counts_in_windows(all_clicks, q, ["app_id", "ip"], (1, 24), "ip_clicks"),
@@ -214,7 +239,8 @@ def install_features(spark, events, matches, start: datetime, end: datetime, *, 
         pit_ip = pit_ip.join(c.withColumnRenamed("qid", "install_id"), "install_id", "full")
 
     # post-install activity in the first 24 h (batch-only features)
-    act = ev.where("event_type NOT IN ('install', 'click', 'impression')").select(
+    act = ev.where("event_type NOT IN ('install', 'click', 'impression')").where(
+        (F.col("ts") >= lo) & (F.col("ts") < hi + day_ms)).select(
         "app_id", F.col("dkey").alias("a_dkey"), F.col("ts").alias("a_ts"), "event_type")
     ii, a = inst.select("install_id", "app_id", "dkey", "i_ts").alias("ii"), act.alias("a")
     post = (ii.join(a, (F.col("ii.app_id") == F.col("a.app_id")) & (F.col("ii.dkey") == F.col("a.a_dkey"))

@@ -8,7 +8,7 @@ export UNMOGROWP_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(UNMOGROWP_HOME)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test lint dev clickhouse clickhouse-stop bench lock clean
+.PHONY: demo test lint dev clickhouse clickhouse-stop bench bench-server lock clean
 
 # Debian packages the tests and the demo start: redis-server (Feast's production online store) and
 # chromium (the browser tests drive the Dagster UI with Playwright; it cannot download its own here),
@@ -50,7 +50,13 @@ clickhouse: $(VENV)/.synced
 clickhouse-stop: $(VENV)/.synced
 	$(VENV)/bin/unmogrowp clickhouse stop
 
+# every stage at 1x, 3x and 10x data with peers and machine limits: a table, and JSON in .lakehouse/bench/
+# (about 20-25 min; `make bench BENCH_ARGS=--quick` is a smoke run, `--help` lists the options)
 bench: $(VENV)/.synced
+	$(VENV)/bin/python -m benchmarks.harness $(BENCH_ARGS)
+
+# the local ClickHouse server against in-process chDB (insert/select throughput, round trips)
+bench-server: $(VENV)/.synced
 	$(VENV)/bin/python benchmarks/clickhouse_server.py
 
 lock:

@@ -40,6 +40,7 @@ from unmogrowp.windows import chunks
 
 PARTS: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0, 0])  # part -> [wall, cpu, calls]
 _stage = {"name": ""}
+ARROW_LOAD = "silver -> ClickHouse through Python (Arrow, the old path)"
 
 
 _depth = threading.local()
@@ -148,6 +149,8 @@ def main() -> None:
     ap.add_argument("--landing", help="reuse generated data (an --out directory) instead of generating")
     ap.add_argument("--no-breakdown", action="store_true", help="stage totals only, no wrapped calls")
     ap.add_argument("--engine-split", action="store_true", help="also split JSON parse from the rules")
+    ap.add_argument("--compare-load", action="store_true",
+                    help="also load silver the old way (read here, inserted as Arrow), side by side")
     ap.add_argument("--json", help="write the figures to this file")
     ap.add_argument("--work", help="scratch directory (default: a new temporary one)")
     args = ap.parse_args()
@@ -193,6 +196,18 @@ def main() -> None:
         done("silver -> ClickHouse", t0, server)
         PARTS["silver -> ClickHouse|ClickHouse server process (CPU only)"] = [0.0, server, 1]
         assert rows == loaded == client.command("SELECT count() FROM raw.events")
+        if args.compare_load:  # the same windows replaced through this process, for the ratio
+            client.command("DROP DATABASE raw SYNC")  # into empty tables, as the engine's load was
+            t0 = stage(ARROW_LOAD)
+            cpu0 = server_cpu(state.pid)
+            readable, warehouse.engine_readable = warehouse.engine_readable, lambda *a: None
+            try:
+                assert sum(warehouse.load_events(client, lake, s, e) for s, e in windows) == rows
+            finally:
+                warehouse.engine_readable = readable
+            server = server_cpu(state.pid) - cpu0
+            done(ARROW_LOAD, t0, server)
+            PARTS[f"{ARROW_LOAD}|ClickHouse server process (CPU only)"] = [0.0, server, 1]
         manager.stop(work / "home")
         if args.engine_split:
             split = engine_split(lake, *windows[len(windows) // 2])
@@ -213,8 +228,8 @@ def main() -> None:
             rest_w = sec - sum(v[0] for v in parts.values())
             rest_c = cpu - sum(v[1] for v in parts.values())
             print(f"  {'rest (Arrow filter/cast/concat, Python)':56} {rest_w:7.1f} {rest_c:7.1f}")
-    path = sum(v[0] for k, v in timings.items() if k != "generate")
-    path_cpu = sum(v[1] for k, v in timings.items() if k != "generate")
+    path = sum(v[0] for k, v in timings.items() if k not in ("generate", ARROW_LOAD))
+    path_cpu = sum(v[1] for k, v in timings.items() if k not in ("generate", ARROW_LOAD))
     print(f"{'landing -> ClickHouse':58} {path:7.1f} {path_cpu:7.1f} {n / path:10,.0f}")
     if split:
         print(f"\nengine alone on one window of bronze ({split['lines']:,} lines):")

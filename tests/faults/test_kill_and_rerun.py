@@ -126,15 +126,16 @@ def test_clickhouse_killed_during_a_load_fails_clearly_and_a_retry_is_consistent
     events.load_bronze(lake, store, events.event_files(store, START, END), START, END)
     events.build_silver(lake, START, END)
     warehouse.load_events(client, lake, START, END)  # a first, complete load
-    insert = client.insert_arrow
+    command = client.command
 
-    def die_then_insert(*args, **kwargs):
-        os.kill(manager.status(home).pid, signal.SIGKILL)
-        while _listening(state.port):  # (the killed child stays a zombie: wait for the port instead)
-            time.sleep(0.01)
-        return insert(*args, **kwargs)
+    def die_then_insert(sql, *args, **kwargs):  # the engine's INSERT ... SELECT FROM the lake
+        if sql.startswith(f"INSERT INTO {warehouse.EVENTS_TABLE}"):
+            os.kill(manager.status(home).pid, signal.SIGKILL)
+            while _listening(state.port):  # (the killed child stays a zombie: wait for the port instead)
+                time.sleep(0.01)
+        return command(sql, *args, **kwargs)
 
-    client.insert_arrow = die_then_insert
+    client.command = die_then_insert
     with pytest.raises(Exception) as failure:
         warehouse.load_events(client, lake, START, END)
     message = str(failure.value).lower()

@@ -128,6 +128,9 @@ def start(home: Path, port: int, host: str = "127.0.0.1", timeout_s: float = 60.
                  "--host", host, "--port", str(port), "--state-file", str(_state_file(home)),
                  "--tenants", str(tenancy.tenants_path(home))],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                # chDB's deltaLakeLocal reads only under the working directory (file() reads any
+                # absolute path anyway, and tenants may use neither): from / it reads the lake wherever it is
+                cwd="/",
             )
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:

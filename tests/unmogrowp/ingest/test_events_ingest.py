@@ -119,3 +119,32 @@ def test_each_fault_kind_is_quarantined_with_its_reason(tmp_path):
     raw = dict(zip(q["reason"].to_pylist(), q["raw_line"].to_pylist(), strict=True))
     assert raw["malformed_json"] == b'{"event_id": "3' and raw["not_gzip"] == b'{"not": "gzipped"}\n'
     assert silver.loaded == 1 + (bronze.lines - 8 - 1 - 1)  # GOOD, and the complete lines of the cut file
+
+
+def test_the_engine_loads_silver_into_clickhouse_as_the_arrow_path_does(loaded, tmp_path, monkeypatch):
+    """The server reads the local lake itself (no Python round trip): every column of every row the
+    same as silver read here and inserted as Arrow, over data with every fault kind; a re-load of
+    one hour replaces that hour."""
+    from tests.conftest import private_clickhouse
+    from unmogrowp.clickhouse import manager
+    from unmogrowp.ingest import warehouse
+
+    lake, _, _, _, silver = loaded
+    _state, ch = private_clickhouse(tmp_path)
+    try:
+        warehouse.ensure_tables(ch)
+        assert warehouse.engine_readable(ch, lake, ev.SILVER_EVENTS) == lake.uri(ev.SILVER_EVENTS)
+        dump = "SELECT * FROM raw.events ORDER BY event_id"
+        assert warehouse.load_events(ch, lake, START, END) == silver.loaded
+        by_engine = ch.query_arrow(dump)
+        hour = START + timedelta(days=1, hours=5)
+        assert warehouse.load_events(ch, lake, hour, hour + timedelta(hours=1)) > 0
+        assert ch.query_arrow(dump).equals(by_engine)
+        with monkeypatch.context() as mp:
+            mp.setattr(warehouse, "engine_readable", lambda *a: None)
+            assert warehouse.load_events(ch, lake, START, END) == silver.loaded
+        by_arrow = ch.query_arrow(dump)
+        assert by_arrow.num_rows == silver.loaded
+        assert by_arrow.equals(by_engine)
+    finally:
+        manager.stop(tmp_path)

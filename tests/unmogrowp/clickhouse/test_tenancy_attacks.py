@@ -102,21 +102,23 @@ def test_scalar_file_cannot_read_files(server, alice, sql):
     assert "password_sha256" not in body
 
 
-def test_files_named_like_tables_are_refused(alice):
+def test_files_named_like_tables_are_refused(server, alice):
     """chDB's default database (Overlay) reads a file of the server's working directory named like a table."""
-    probe = Path(f"tenant_probe_{os.getpid()}")  # the server runs in the tests' working directory
+    cwd = Path(f"/proc/{server[0].pid}/cwd").resolve()  # the server runs from / (the lake reader needs it)
+    probe = cwd / f"tenant_probe_{os.getpid()}"
     dotted = probe.with_suffix(".csv")
     for path in (probe, dotted):
         path.write_text("secret,value\nbravo,1\n")
     try:
-        for sql in [f"SELECT * FROM {probe}", f"SELECT * FROM default.{probe}", f"SELECT * FROM `{probe.resolve()}`",
-                    f"SELECT * FROM (WITH {probe} AS (SELECT 1) SELECT * FROM {probe}), {probe}",
-                    f"SELECT * FROM `{dotted}`", f"SELECT * FROM default.`{dotted}`"]:
+        name, dotted_name = probe.name, dotted.name
+        for sql in [f"SELECT * FROM {name}", f"SELECT * FROM default.{name}", f"SELECT * FROM `{probe}`",
+                    f"SELECT * FROM (WITH {name} AS (SELECT 1) SELECT * FROM {name}), {name}",
+                    f"SELECT * FROM `{dotted_name}`", f"SELECT * FROM default.`{dotted_name}`"]:
             code, body = alice(sql)
             assert code == 497, (sql, body)
             assert "bravo" not in body
         # an Identifier parameter is one name: `a.b` is the file a.b, not table b of database a
-        code, body = alice("SELECT * FROM {t:Identifier}", param_t=str(dotted))
+        code, body = alice("SELECT * FROM {t:Identifier}", param_t=dotted.name)
         assert code == 497 and "bravo" not in body, body
     finally:
         probe.unlink()

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import ipaddress
-import logging
 from datetime import date, datetime
 from urllib.parse import urlparse
 
@@ -17,8 +16,6 @@ from unmogrowp.ingest.events import SILVER_EVENTS, SILVER_SCHEMA, hour_filter
 from unmogrowp.lake import Lake
 from unmogrowp.warehouse import RAW, Window, date_range, replace_window, time_range
 from unmogrowp.windows import date_strings
-
-log = logging.getLogger(__name__)
 
 EVENTS_TABLE = f"{RAW}.events"
 COST_TABLE = f"{RAW}.cost"

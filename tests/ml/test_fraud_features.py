@@ -34,13 +34,41 @@ def match(install_id, touch_id=None, method="organic", ctit=None, site=None, inj
     return (install_id, f"key-{install_id}", anonymous, *touch)
 
 
-def features_of(spark, rows, matches=(), start=T0 - timedelta(hours=12), end=T0 + timedelta(hours=12)):
+def features_of(spark, rows, matches=(), start=T0 - timedelta(hours=12), end=T0 + timedelta(hours=12), split=False):
+    """The install features, and with ``split`` the same from ``split_window``'s halves (asserted equal)."""
     events = spark.createDataFrame(rows, COLUMNS)
     given = {m[0] for m in matches}
     matches = [*matches, *[match(r[0]) for r in rows if r[2] == "install" and r[0] not in given]]
-    out = ff.install_features(spark, events, spark.createDataFrame(matches, MATCH_COLUMNS), start, end,
-                              privacy_key=DEFAULT_KEY).toPandas()
+    matches = spark.createDataFrame(matches, MATCH_COLUMNS)
+    out = ff.install_features(spark, events, matches, start, end, privacy_key=DEFAULT_KEY).toPandas()
+    if not split:
+        return out.set_index("install_id")
+    # the pipeline's way: the last day cached, the touches before it looked up narrow
+    near, far = ff.split_window(events, start)
+    split = ff.install_features(spark, near, matches, start, end, privacy_key=DEFAULT_KEY, far=far).toPandas()
+    pd.testing.assert_frame_equal(split.sort_values("install_id").reset_index(drop=True),
+                                  out.sort_values("install_id").reset_index(drop=True))
     return out.set_index("install_id")
+
+
+def test_touches_days_before_the_window_are_found_by_the_split_read(spark):
+    """The winning touch 5 days back (its country), its click group's earlier click (the gap) and the
+    device's clicks of the week are found in the narrow far read as in the whole window."""
+    d = timedelta(days=1)
+    rows = [
+        ev("c_week", "click", T0 - 6 * d, "d1", ip="5.5.5.5", touch_id="t_week", site="s1", country="GB"),
+        ev("c_win", "click", T0 - 5 * d, "d1", ip="5.5.5.5", touch_id="t_win", site="s1", country="BR"),
+        ev("c_other", "click", T0 - 4 * d, "d2", ip="6.6.6.6", touch_id="t_other", site="s2"),
+        ev("c_stale", "click", T0 - 8 * d, "d1", ip="7.7.7.7", touch_id="t_stale", site="s1"),  # > 7 d before
+        ev("c_near", "click", T0 - timedelta(hours=3), "d1", ip="7.7.7.7", touch_id="t_near", site="s1"),
+        ev("i1", "install", T0, "d1", country="US"),
+    ]
+    f = features_of(spark, rows, [match("i1", "t_win", "device_id", ctit=5 * 86400, site="s1")],
+                    start=T0 - timedelta(hours=1), end=T0 + timedelta(hours=1), split=True)
+    assert f.loc["i1", "device_clicks_7d"] == 3  # c_week, c_win, c_near; not the 8-day-old click
+    assert f.loc["i1", "prev_click_gap_s"] == 86400  # c_week, a day before the winning click, same ip/os/ua
+    assert f.loc["i1", "next_click_gap_s"] is None or pd.isna(f.loc["i1", "next_click_gap_s"])
+    assert round(f.loc["i1", "geo_distance_km"]) > 7000  # Brazil's centroid to the US's
 
 
 def test_window_counts_use_only_rows_strictly_before_the_install(spark):
@@ -82,7 +110,7 @@ def test_the_touch_ctit_and_injection_are_attributions_match(spark):
     ]
     matches = [match("i1", "t_new", "device_id", 30, "s2"), match("i2", "t_inj", "device_id", 20, "s3", injected=True),
                match("i3", anonymous=True), match("i4", "t_prob", "probabilistic", 7200, "s4", score=0.9)]
-    f = features_of(spark, rows, matches)
+    f = features_of(spark, rows, matches, split=True)
     assert f.loc["i1", "winning_touch_id"] == "t_new" and f.loc["i1", "ctit_s"] == 30
     assert f.loc["i1", "match_method"] == "device_id" and f.loc["i1", "device_key"] == "key-i1"
     assert f.loc["i1", "click_after_install_begin"] == 0

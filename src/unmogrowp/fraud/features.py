@@ -112,6 +112,18 @@ def read_silver(spark, lake: Lake, start: datetime, end: datetime):
     return df.where((F.col("event_ts") >= F.lit(lo)) & (F.col("event_ts") < F.lit(hi)))
 
 
+def split_window(events, start: datetime):
+    """(near, far) of a features window starting at ``start``: every event from ``start - 1 d`` on
+    (the installs, the 24 h counts before them, the post-install day), and only the touches before
+    that, which the click window, the winning touches and their click groups look up. Cache ``near``;
+    ``far`` is read narrow, once per lookup, keeping just the rows of the window's installs."""
+    from pyspark.sql import functions as F
+
+    cut = F.lit(start - timedelta(days=1))
+    return (events.where(F.col("event_ts") >= cut),
+            events.where((F.col("event_ts") < cut) & F.col("event_type").isin("click", "impression")))
+
+
 def _null_safe_equal(left: str, right: str, columns):
     """``left.c <=> right.c`` for every column (a window partition holds its NULL key too)."""
     from functools import reduce
@@ -156,12 +168,13 @@ def _counts_in_windows(events, queries, keys, hours, prefix):
     return wide.select("qid", *[(F.col("0") - F.col(str(h))).cast("long").alias(f"{prefix}_{h}h") for h in hours])
 
 
-def install_features(spark, events, matches, start: datetime, end: datetime, *, privacy_key: str):
+def install_features(spark, events, matches, start: datetime, end: datetime, *, privacy_key: str, far=None):
     """One row per install with ``event_ts`` in [start, end) (see INSTALL_FEATURES). ``matches``
     is dbt's ``fct_install_matches`` for those installs: the touch each came from (referrer/click
     id, device id or probabilistic, the attribution waterfall before fraud rules), its CTIT, the
     device key and the anonymous-IP verdict, so features and attribution never disagree.
-    ``privacy_key`` keys the IP hashes."""
+    ``privacy_key`` keys the IP hashes. ``events`` is the whole window, or with ``far`` the two
+    halves of ``split_window`` (the same features either way)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -172,22 +185,36 @@ def install_features(spark, events, matches, start: datetime, end: datetime, *, 
                        "click_id", "install_begin_ts", "referrer_click_id",
                        F.coalesce("idfv", "android_id", "device_id").alias("dkey")).withColumn("ts", ms("event_ts"))
     installs_all = ev.where("event_type = 'install'")
-    clicks = ev.where("event_type = 'click'").select(
-        "touch_id", "app_id", F.col("ts").alias("c_ts"), F.col("device_id").alias("c_device_id"),
-        F.col("ip").alias("c_ip"), F.col("os_version").alias("c_os"), F.col("user_agent").alias("c_ua"))
+
+    def clicks_of(frame):
+        return frame.where("event_type = 'click'").select(
+            "touch_id", "app_id", F.col("ts").alias("c_ts"), F.col("device_id").alias("c_device_id"),
+            F.col("ip").alias("c_ip"), F.col("os_version").alias("c_os"), F.col("user_agent").alias("c_ua"))
+
+    touch_cols = ["touch_id", "app_id", "event_type", "ts", "device_id", "ip", "os_version", "user_agent", "country"]
+    winners = matches.where("winning_touch_id IS NOT NULL").select(F.col("winning_touch_id").alias("touch_id"))
+    won_touches = ev.where("event_type IN ('click', 'impression')").join(winners, "touch_id", "left_semi")
+    if far is not None:
+        far = far.withColumn("ts", ms("event_ts")).select(*touch_cols)
+        won_touches = won_touches.select(*touch_cols).unionByName(
+            far.join(F.broadcast(winners), "touch_id", "left_semi"))
+    clicks = clicks_of(ev)
 
     # click gaps per ip/app/os/model, the TalkingData "next click" family: only the (whole) groups
     # holding a winning touch, the only gaps read
-    winners = matches.where("winning_touch_id IS NOT NULL").select(F.col("winning_touch_id").alias("touch_id"))
     group = ["app_id", "c_ip", "c_os", "c_ua"]
-    held = clicks.join(winners, "touch_id", "left_semi").select(*group).distinct()
+    held = clicks_of(won_touches).select(*group).distinct()
+    group_clicks = clicks
+    if far is not None:
+        group_clicks = clicks.unionByName(clicks_of(far).alias("g").join(
+            F.broadcast(held).alias("h"), _null_safe_equal("g", "h", group), "left_semi"))
     gw = Window.partitionBy(*group).orderBy("c_ts", "touch_id")
-    gaps = (clicks.alias("g").join(held.alias("h"), _null_safe_equal("g", "h", group), "left_semi")
+    gaps = (group_clicks.alias("g").join(held.alias("h"), _null_safe_equal("g", "h", group), "left_semi")
             .withColumn("prev_click_gap_s", (F.col("c_ts") - F.lag("c_ts").over(gw)) / 1000)
             .withColumn("next_click_gap_s", (F.lead("c_ts").over(gw) - F.col("c_ts")) / 1000)
             .select("app_id", "touch_id", "prev_click_gap_s", "next_click_gap_s")
             .dropDuplicates(["app_id", "touch_id"]))  # one row per touch: the join must not repeat installs
-    touch_context = (ev.where("event_type IN ('click', 'impression')").join(winners, "touch_id", "left_semi")
+    touch_context = (won_touches
                      .select("app_id", F.col("touch_id").alias("winning_touch_id"), F.col("country").alias("c_country"))
                      .dropDuplicates(["app_id", "winning_touch_id"]))
 
@@ -202,7 +229,12 @@ def install_features(spark, events, matches, start: datetime, end: datetime, *, 
     # clicks on the install's device id in the click window (a count, not a match)
     window_ms = CLICK_WINDOW_DAYS * 24 * MS_H
     i = inst.alias("i")
-    c = clicks.where((F.col("c_ts") >= lo - F.lit(window_ms)) & (F.col("c_ts") < hi)).alias("c")
+    window_clicks = clicks
+    if far is not None:  # the far clicks on the window's install devices
+        devices = inst.where("device_id IS NOT NULL").select("app_id", F.col("device_id").alias("c_device_id"))
+        window_clicks = clicks.unionByName(clicks_of(far).where(F.col("c_ts") >= lo - F.lit(window_ms)).join(
+            F.broadcast(devices.distinct()), ["app_id", "c_device_id"], "left_semi"))
+    c = window_clicks.where((F.col("c_ts") >= lo - F.lit(window_ms)) & (F.col("c_ts") < hi)).alias("c")
     device_clicks = (i.join(c, (F.col("i.app_id") == F.col("c.app_id"))
                             & (F.col("i.device_id") == F.col("c.c_device_id"))
                             & (F.col("c.c_ts") <= F.col("i.i_ts")) & (F.col("c.c_ts") >= F.col("i.i_ts") - window_ms))

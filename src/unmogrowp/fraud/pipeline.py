@@ -40,15 +40,17 @@ def build_features(spark, lake: Lake, client, start: date, end: date, *, privacy
     on the touches attribution matched (``fct_install_matches`` in ClickHouse, via ``client``); IPs
     leave keyed with ``privacy_key``."""
     lo, hi = day_bounds(start, end)
-    events = ff.read_silver(spark, lake, lo, hi).cache()
+    events = ff.read_silver(spark, lake, lo, hi)
+    near, far = ff.split_window(events, lo)
+    near = near.cache()
     try:
         if events.where("ip LIKE '%/%'").limit(1).count():
             raise ValueError(
                 f"silver IPs of the events behind install dates {start}..{end} were truncated by the "
                 "retention limit (privacy/retention.py): IP features cannot be recomputed for them; "
                 "keep the stored features of those days")
-        inst = ff.install_features(spark, events, read_matches(spark, client, start, end), lo, hi,
-                                   privacy_key=privacy_key).cache()
+        inst = ff.install_features(spark, near, read_matches(spark, client, start, end), lo, hi,
+                                   privacy_key=privacy_key, far=far).cache()
         unmatched = inst.where("device_key IS NULL").count()  # every install has a row there, matched or organic
         if unmatched:
             raise ValueError(
@@ -69,7 +71,7 @@ def build_features(spark, lake: Lake, client, start: date, end: date, *, privacy
                               partition_by=["install_date"])
         return {"installs": inst.count(), "install_table_version": v1, "source_table_version": v2}
     finally:
-        events.unpersist()
+        near.unpersist()
 
 
 def build_decisions(spark, lake: Lake, client, start: date, end: date, rules: RuleSet) -> pa.Table:

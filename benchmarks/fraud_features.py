@@ -9,10 +9,13 @@ user agents, OS versions and sites, so the window counts have work to do) and th
 Steps: the silver scan (read + cache), each building block forced on its own (device clicks, click
 gaps, each windowed count, distinct devices per IP, post-install activity), then the whole frame into
 Arrow (what the pipeline writes to Delta). CPU seconds are the driver's and Spark's (one JVM here).
-`--json PATH` writes the figures.
+`--clickhouse` also times the pipeline's read (``fraud.pipeline.build_features``: a day of silver,
+the older touches looked up in a local ClickHouse server whose CPU counts too) and compares every
+cell with the whole window. `--json PATH` writes the figures.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -23,7 +26,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from unmogrowp.fraud import features as ff
@@ -134,11 +139,22 @@ def _jvm_cpu(spark) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+SERVERS: list[int] = []  # pids of the ClickHouse servers started here, whose CPU counts too
+
+
+def _server_cpu() -> float:
+    total = 0.0
+    for pid in SERVERS:
+        t = psutil.Process(pid).cpu_times()
+        total += t.user + t.system
+    return total
+
+
 def timed(spark, fn) -> dict:
-    t0, c0, j0 = time.perf_counter(), _cpu(), _jvm_cpu(spark)
+    t0, c0, j0, s0 = time.perf_counter(), _cpu(), _jvm_cpu(spark), _server_cpu()
     out = fn()
-    return {"wall_s": round(time.perf_counter() - t0, 2), "cpu_s": round(_cpu() - c0 + _jvm_cpu(spark) - j0, 2),
-            "rows": out}
+    cpu = _cpu() - c0 + _jvm_cpu(spark) - j0 + _server_cpu() - s0
+    return {"wall_s": round(time.perf_counter() - t0, 2), "cpu_s": round(cpu, 2), "rows": out}
 
 
 def run(spark, module, events_path: str, matches_path: str, start: datetime, end: datetime):
@@ -160,6 +176,68 @@ def run(spark, module, events_path: str, matches_path: str, start: datetime, end
     res["features_to_arrow"] = timed(spark, lambda: table.append(inst.toArrow()) or table[0].num_rows)
     res["rows_per_s"] = round(res["features_to_arrow"]["rows"] / max(res["features_to_arrow"]["wall_s"], 1e-9))
     ev.unpersist()
+    return res, table[0].to_pandas()
+
+
+@contextlib.contextmanager
+def clickhouse(home: Path):
+    """A client of a local ClickHouse server of its own in ``home`` (stopped after)."""
+    import clickhouse_connect
+
+    from unmogrowp.clickhouse import manager
+    from unmogrowp.net import free_port
+
+    state, _ = manager.start(home / "clickhouse", free_port())
+    SERVERS.append(state.pid)
+    try:
+        yield clickhouse_connect.get_client(host=state.host, port=state.port)
+    finally:
+        manager.stop(home / "clickhouse")
+
+
+def load_clickhouse(client, events: pa.Table, matches: pa.Table) -> None:
+    """``events`` into raw.events and the matches' (install_date, winning_touch_id) into
+    marts.fct_install_matches: what the pipeline's far read and daily clicks query."""
+    from unmogrowp.ingest import warehouse
+
+    warehouse.ensure_tables(client)
+    client.insert_arrow("raw.events", events)
+    installs = events.filter(pc.equal(events["event_type"], "install"))
+    dates = dict(zip(installs["event_id"].to_pylist(), installs["event_ts"].to_pylist(), strict=True))
+    client.command("CREATE DATABASE IF NOT EXISTS marts")
+    client.command("CREATE TABLE IF NOT EXISTS marts.fct_install_matches (install_date Date, "
+                   "winning_touch_id Nullable(String)) ENGINE = MergeTree ORDER BY install_date")
+    client.insert_arrow("marts.fct_install_matches", pa.table({
+        "install_date": pa.array([dates[i].date() for i in matches["install_id"].to_pylist()], pa.date32()),
+        "winning_touch_id": matches["winning_touch_id"]}))
+
+
+def run_pipeline_read(spark, client, events_path: str, matches_path: str, start: datetime, end: datetime):
+    """As ``run``, the pipeline's way (``fraud.pipeline.build_features``): a day of silver before the
+    window cached, the older touches looked up in ClickHouse; the far read is timed with the scan."""
+    from pyspark.sql import functions as F
+
+    from unmogrowp.fraud import pipeline
+
+    res: dict = {}
+    lo, hi = start - timedelta(days=ff.NEAR_DAYS), end + timedelta(days=1)
+    ev = spark.read.parquet(events_path).select(*ff.SILVER_COLUMNS)
+    ev = ev.where((F.col("event_ts") >= F.lit(lo)) & (F.col("event_ts") < F.lit(hi))).cache()
+    day, last = start.date(), (end - timedelta(microseconds=1)).date()
+    far = []
+
+    def scan() -> int:
+        far.append(pipeline.read_far_touches(spark, client, day, last).cache())
+        return ev.count() + far[0].count()
+
+    res["silver_scan_cache"] = timed(spark, scan)
+    matches = spark.read.parquet(matches_path)
+    inst = ff.install_features(spark, ev, matches, start, end, privacy_key=DEFAULT_KEY, far=far[0])
+    table = []
+    res["features_to_arrow"] = timed(spark, lambda: table.append(inst.toArrow()) or table[0].num_rows)
+    res["far_rows"] = far[0].count()
+    ev.unpersist()
+    far[0].unpersist()
     return res, table[0].to_pandas()
 
 
@@ -191,6 +269,9 @@ def main() -> None:
     parser.add_argument("--baseline", help="another features.py (e.g. `git show HEAD:src/unmogrowp/fraud/"
                                                "features.py > /tmp/old.py`): timed alternately, every cell compared")
     parser.add_argument("--spans", default="hour,day")
+    parser.add_argument("--clickhouse", action="store_true",
+                        help="also time the pipeline's read (a day of silver, older touches from a local "
+                             "ClickHouse server started here), every cell compared with the whole window")
     parser.add_argument("--json", help="write the figures here")
     args = parser.parse_args()
     from unmogrowp.config import load_settings
@@ -198,7 +279,7 @@ def main() -> None:
 
     spark = get_spark(load_settings().spark)
     results: dict = {"installs_per_hour": args.installs_per_hour, "history_days": args.history_days}
-    with tempfile.TemporaryDirectory(prefix="fraud_bench_") as tmp:
+    with tempfile.TemporaryDirectory(prefix="fraud_bench_") as tmp, contextlib.ExitStack() as stack:
         t0 = time.perf_counter()
         first = DAY - timedelta(days=args.history_days)
         events, matches = events_table(args.installs_per_hour, first, 24 * (args.history_days + 2))
@@ -208,13 +289,20 @@ def main() -> None:
         results["generate_s"] = round(time.perf_counter() - t0, 1)
         print(f"generated {events.num_rows:,} events, {matches.num_rows:,} installs in {results['generate_s']} s")
         modules = {"current": ff, **({"baseline": load_module(args.baseline)} if args.baseline else {})}
+        if args.clickhouse:
+            server = stack.enter_context(clickhouse(Path(tmp)))
+            t0 = time.perf_counter()
+            load_clickhouse(server, events, matches)
+            results["clickhouse_load_s"] = round(time.perf_counter() - t0, 1)
+            modules["pipeline"] = server
         spans = {"hour": timedelta(hours=1), "day": timedelta(days=1)}
         for name in args.spans.split(","):
             runs: dict = {m: [] for m in modules}
             frames = {}
             for _ in range(args.repeats):
                 for label, module in modules.items():  # alternately: the same load for both
-                    res, frames[label] = run(spark, module, f"{tmp}/events.parquet", f"{tmp}/matches.parquet", DAY,
+                    how = run_pipeline_read if label == "pipeline" else run
+                    res, frames[label] = how(spark, module, f"{tmp}/events.parquet", f"{tmp}/matches.parquet", DAY,
                                              DAY + spans[name])
                     runs[label].append(res)
             out = {}
@@ -231,6 +319,13 @@ def main() -> None:
                               "rows_per_s": round(rs[0]["features_to_arrow"]["rows"] / max(med, 1e-9)),
                               "silver_scan_cache_wall_s_median": statistics.median(
                                   r["silver_scan_cache"]["wall_s"] for r in rs)}
+            if args.clickhouse:
+                out["pipeline"]["far_rows"] = runs["pipeline"][0]["far_rows"]
+                out["pipeline_mismatched_cells"] = sum(mismatches(frames["pipeline"], frames["current"]).values())
+                out["pipeline_speedup_with_scan_wall"] = round(out["current"]["with_scan_wall_s_median"]
+                                                               / out["pipeline"]["with_scan_wall_s_median"], 2)
+                out["pipeline_speedup_with_scan_cpu"] = round(out["current"]["with_scan_cpu_s_median"]
+                                                              / max(out["pipeline"]["with_scan_cpu_s_median"], 1e-9), 2)
             if args.baseline:
                 cells = mismatches(frames["baseline"], frames["current"])
                 out["mismatched_cells"] = sum(cells.values())

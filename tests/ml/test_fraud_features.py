@@ -3,7 +3,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pandas as pd
+import pyarrow as pa
 import pytest
+from pyspark.sql import functions as F
 
 from unmogrowp.fraud import features as ff
 from unmogrowp.fraud.rules import RuleSet, decisions
@@ -69,6 +71,85 @@ def test_touches_days_before_the_window_are_found_by_the_split_read(spark):
     assert f.loc["i1", "prev_click_gap_s"] == 86400  # c_week, a day before the winning click, same ip/os/ua
     assert f.loc["i1", "next_click_gap_s"] is None or pd.isna(f.loc["i1", "next_click_gap_s"])
     assert round(f.loc["i1", "geo_distance_km"]) > 7000  # Brazil's centroid to the US's
+
+
+@pytest.fixture(scope="module")
+def far_clickhouse(tmp_path_factory):
+    """A local ClickHouse server of this module's own: raw.events and the two columns of
+    fct_install_matches the far read uses."""
+    import clickhouse_connect
+
+    from unmogrowp.clickhouse import manager
+    from unmogrowp.ingest import warehouse
+    from unmogrowp.net import free_port
+
+    home = tmp_path_factory.mktemp("far_clickhouse")
+    state, _ = manager.start(home, free_port())
+    client = clickhouse_connect.get_client(host=state.host, port=state.port)
+    warehouse.ensure_tables(client)
+    client.command("CREATE DATABASE IF NOT EXISTS marts")
+    client.command("CREATE TABLE marts.fct_install_matches (install_date Date, winning_touch_id Nullable(String)) "
+                   "ENGINE = MergeTree ORDER BY install_date")
+    yield client
+    client.close()
+    manager.stop(home)
+
+
+def test_the_pipeline_looks_older_touches_up_in_clickhouse(spark, far_clickhouse):
+    """The pipeline reads a day of silver and takes the touches before it from raw.events: a winning
+    click and a winning impression days back, every click of a winner's ip/os/model group (a NULL IP
+    group too), the device's clicks of the week and no others; the features equal the whole
+    window's, and so do the source features' daily clicks counted in ClickHouse."""
+    from unmogrowp.fraud import pipeline
+    from unmogrowp.windows import day_bounds
+
+    d, h = timedelta(days=1), timedelta(hours=1)
+    day = T0.date()
+    lo, hi = day_bounds(day, day)
+    rows = [
+        ev("c_grp_old", "click", T0 - 7 * d - 6 * h, "d9", ip="5.5.5.5", touch_id="t_grp_old", site="s2"),
+        ev("c_stale", "click", T0 - 8 * d, "d1", ip="7.7.7.7", touch_id="t_stale", site="s1"),  # > 7 d before
+        ev("c_week", "click", T0 - 6 * d, "d1", ip="5.5.5.5", touch_id="t_week", site="s1", country="GB"),
+        ev("c_win", "click", T0 - 5 * d, "d1", ip="5.5.5.5", touch_id="t_win", site="s1", country="BR"),
+        ev("c_other", "click", T0 - 4 * d, "d2", ip="6.6.6.6", touch_id="t_other", site="s2"),
+        ev("c_null_grp", "click", T0 - 6 * d, "d5", ip=None, touch_id="t_null_grp", site="s3"),
+        ev("c_null_win", "click", T0 - 4 * d, "d4", ip=None, touch_id="t_null_win", site="s3"),
+        ev("v_win", "impression", T0 - 3 * d, "d3", ip="8.8.8.8", touch_id="t_imp", site="s4", country="JP"),
+        ev("c_near", "click", T0 - 3 * h, "d1", ip="7.7.7.7", touch_id="t_near", site="s1"),
+        ev("i1", "install", T0, "d1"),
+        ev("i2", "install", T0 + h, "d3"),
+        ev("i3", "install", T0 + 2 * h, "d4"),
+        ev("s1", "session_start", T0 + 2 * h, "d1"),
+    ]
+    matches = [match("i1", "t_win", "device_id", ctit=5 * 86400, site="s1"),
+               match("i2", "t_imp", "device_id", ctit=3 * 86400 + 3600, site="s4"),
+               match("i3", "t_null_win", "device_id", ctit=4 * 86400 + 7200, site="s3")]
+    events = spark.createDataFrame(rows, COLUMNS)
+    far_clickhouse.insert_arrow("raw.events", events.toArrow())
+    far_clickhouse.insert_arrow("marts.fct_install_matches", pa.table({
+        "install_date": pa.array([day] * len(matches), pa.date32()), "winning_touch_id": [m[3] for m in matches]}))
+    matches = spark.createDataFrame(matches, MATCH_COLUMNS)
+
+    far = pipeline.read_far_touches(spark, far_clickhouse, day, day)
+    assert sorted(far.toPandas()["touch_id"]) == ["t_grp_old", "t_imp", "t_null_grp", "t_null_win", "t_week", "t_win"]
+    whole = events.where((F.col("event_ts") >= lo - 8 * d) & (F.col("event_ts") < hi + d))
+    near = events.where((F.col("event_ts") >= lo - d) & (F.col("event_ts") < hi + d))
+    expected = ff.install_features(spark, whole, matches, lo, hi, privacy_key=DEFAULT_KEY).toPandas()
+    got = ff.install_features(spark, near, matches, lo, hi, privacy_key=DEFAULT_KEY, far=far).toPandas()
+    pd.testing.assert_frame_equal(got.sort_values("install_id").reset_index(drop=True),
+                                  expected.sort_values("install_id").reset_index(drop=True))
+    f = got.set_index("install_id")
+    assert f.loc["i1", "device_clicks_7d"] == 3  # c_week, c_win, c_near
+    assert f.loc["i1", "prev_click_gap_s"] == 86400  # c_week, a day before the winning click
+    assert f.loc["i3", "prev_click_gap_s"] == 2 * 86400  # the NULL-IP group's earlier click
+    assert round(f.loc["i2", "geo_distance_km"]) > 9000  # Japan's centroid to the US's
+
+    cols = ["app_id", "media_source", "site_id", "d", "clicks"]
+    counted = pipeline.read_daily_clicks(spark, far_clickhouse, day, day).toPandas().sort_values(cols)
+    spark_counted = ff.daily_clicks(events.where(F.col("event_ts") < hi)).where(
+        F.col("d") >= (day - 6 * d).isoformat()).toPandas().sort_values(cols)
+    pd.testing.assert_frame_equal(counted.reset_index(drop=True), spark_counted[cols].reset_index(drop=True))
+    assert counted["clicks"].sum() == 6  # the 7 days to the install day: not the clicks 8 and 7.25 days back
 
 
 def test_window_counts_use_only_rows_strictly_before_the_install(spark):

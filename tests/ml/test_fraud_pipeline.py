@@ -83,3 +83,38 @@ def test_without_a_model_the_rules_score_and_explain():
     assert out["fraud_score"].to_dict() == {"a": 1.0, "b": 1.0, "c": 0.0}
     assert out["top_contributions"].to_dict() == {"a": "rule:device_farm", "b": "rule:bot_behaviour", "c": ""}
     assert set(out["model_version"]) == {"rules"}
+
+
+def test_features_from_the_near_read_and_clickhouse_equal_the_whole_window(pipeline_run, ch, spark):
+    """The pipeline reads a day of silver and looks older touches up in ClickHouse: the same install
+    and source features, cell for cell, as from silver's whole 9-day window (the second install day;
+    test_fraud_features has the handmade rows for each lookup)."""
+    from datetime import date, timedelta
+
+    from unmogrowp.fraud import features as ff
+    from unmogrowp.fraud import pipeline
+    from unmogrowp.privacy.keys import DEFAULT_KEY
+    from unmogrowp.windows import day_bounds
+
+    lake = Lake(pipeline_run[0].lake_uri)
+    day = date(2026, 9, 2)
+    lo, hi = day_bounds(day, day)
+    matches = pipeline.read_matches(spark, ch, day, day)
+    far = pipeline.read_far_touches(spark, ch, day, day)  # none of these installs reach back past 09-01
+
+    whole = ff.read_silver(spark, lake, lo, hi)
+    near = ff.read_silver(spark, lake, lo, hi, history=timedelta(days=ff.NEAR_DAYS))
+    def frame(df, key):
+        return df.toPandas().sort_values(key).reset_index(drop=True)
+
+    expected = frame(ff.install_features(spark, whole, matches, lo, hi, privacy_key=DEFAULT_KEY), "install_id")
+    got = frame(ff.install_features(spark, near, matches, lo, hi, privacy_key=DEFAULT_KEY, far=far), "install_id")
+    pd.testing.assert_frame_equal(got, expected)
+    assert len(got) > 100 and ((got["device_clicks_7d"] > 0) & got["prev_click_gap_s"].notna()).sum() > 0
+
+    history = lake.spark_read(spark, ff.INSTALL_TABLE)
+    keys = ["feature_date", "app_id", "media_source", "site_id"]
+    src = frame(ff.source_features(spark, pipeline.read_daily_clicks(spark, ch, day, day), history, lo, hi), keys)
+    ref = frame(ff.source_features(spark, ff.daily_clicks(whole), history, lo, hi), keys)
+    pd.testing.assert_frame_equal(src, ref)
+    assert len(src) > 0 and src["clicks"].sum() > 0

@@ -29,6 +29,7 @@ CLICK_WINDOW_DAYS = 7  # how far back the last click is looked for
 SOURCE_WINDOW_DAYS = 7  # rolling window of the source features
 LATE_DAYS = 8  # silver is partitioned by landing date; events land up to 7 days late
 KS_BINS = 48  # log-CTIT histogram bins for the KS distance
+NEAR_DAYS = 1  # the 24 h counts' reach before the first install: what the pipeline reads from silver
 MS_H = 3_600_000
 
 
@@ -100,10 +101,11 @@ SILVER_COLUMNS = ("event_id", "app_id", "event_type", "event_ts", "device_id", "
                   "install_begin_ts", "referrer_click_id")
 
 
-def read_silver(spark, lake: Lake, start: datetime, end: datetime):
-    """The features' silver columns of the events with ``event_ts`` in [start - 8 d, end + 1 d):
-    enough history for the click window and the rolling source window, and the post-install day."""
-    lo, hi = start - timedelta(days=LATE_DAYS), end + timedelta(days=1)
+def read_silver(spark, lake: Lake, start: datetime, end: datetime, history: timedelta = timedelta(days=LATE_DAYS)):
+    """The features' silver columns of the events with ``event_ts`` in [start - history, end + 1 d):
+    by default enough history for the click window and the rolling source window, and the
+    post-install day (the pipeline reads one day back and looks the older touches up in ClickHouse)."""
+    lo, hi = start - history, end + timedelta(days=1)
     files = [("landing_date", ">=", (lo - timedelta(days=1)).date().isoformat()),
              ("landing_date", "<=", (hi + timedelta(days=LATE_DAYS)).date().isoformat())]
     from pyspark.sql import functions as F
@@ -115,13 +117,23 @@ def read_silver(spark, lake: Lake, start: datetime, end: datetime):
 def split_window(events, start: datetime):
     """(near, far) of a features window starting at ``start``: every event from ``start - 1 d`` on
     (the installs, the 24 h counts before them, the post-install day), and only the touches before
-    that, which the click window, the winning touches and their click groups look up. Cache ``near``;
-    ``far`` is read narrow, once per lookup, keeping just the rows of the window's installs."""
+    that, which the click window, the winning touches and their click groups look up
+    (``install_features(far=...)``; the pipeline takes ``far`` from ClickHouse instead, already
+    narrowed to the rows of the window's installs)."""
     from pyspark.sql import functions as F
 
-    cut = F.lit(start - timedelta(days=1))
+    cut = F.lit(start - timedelta(days=NEAR_DAYS))
     return (events.where(F.col("event_ts") >= cut),
             events.where((F.col("event_ts") < cut) & F.col("event_type").isin("click", "impression")))
+
+
+def daily_clicks(events):
+    """Clicks per app × media source × site × UTC day (``d``), the source features' click input."""
+    from pyspark.sql import functions as F
+
+    return (events.where("event_type = 'click' AND site_id IS NOT NULL")
+            .groupBy("app_id", "media_source", "site_id", F.to_date("event_ts").cast("string").alias("d"))
+            .agg(F.count("*").alias("clicks")))
 
 
 def _null_safe_equal(left: str, right: str, columns):
@@ -327,9 +339,10 @@ def install_features(spark, events, matches, start: datetime, end: datetime, *, 
     return out
 
 
-def source_features(spark, events, installs_feat, start: datetime, end: datetime):
+def source_features(spark, clicks, installs_feat, start: datetime, end: datetime):
     """One row per app × media source × site for each day in [start, end), over the trailing
-    SOURCE_WINDOW_DAYS (installs attributed to a source by their winning touch)."""
+    SOURCE_WINDOW_DAYS (installs attributed to a source by their winning touch). ``clicks`` are
+    the ``daily_clicks`` of those days."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -338,9 +351,6 @@ def source_features(spark, events, installs_feat, start: datetime, end: datetime
     span = F.datediff(F.col("feature_date"), F.col("d"))
     in_win = (span >= 0) & (span < SOURCE_WINDOW_DAYS)
 
-    clicks = (events.where("event_type = 'click' AND site_id IS NOT NULL")
-              .groupBy("app_id", "media_source", "site_id", F.to_date("event_ts").cast("string").alias("d"))
-              .agg(F.count("*").alias("clicks")))
     inst = installs_feat.where("site_id IS NOT NULL").withColumn("d", F.col("install_date"))
     keys = ["feature_date", "app_id", "media_source", "site_id"]
     c = clicks.join(day_df, in_win).groupBy(*keys).agg(F.sum("clicks").alias("clicks"))

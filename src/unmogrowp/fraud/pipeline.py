@@ -40,12 +40,13 @@ _TS = "DateTime64(3)"
 # installs look up: their winning touches, every click of those touches' ip/app/os/model groups, and
 # the clicks on their device ids in the click window. transform_null_in: a group's NULLs match (<=>).
 FAR_TOUCHES_SQL = f"""
+WITH winners AS (SELECT winning_touch_id FROM {MATCHES_TABLE}
+                 WHERE install_date >= {{s:Date}} AND install_date <= {{e:Date}} AND winning_touch_id IS NOT NULL)
 SELECT touch_id, CAST(app_id AS String) AS app_id, CAST(event_type AS String) AS event_type, event_ts, device_id,
        ip, os_version, user_agent, CAST(country AS Nullable(String)) AS country
 FROM raw.events
 WHERE event_type IN ('click', 'impression') AND event_ts >= {{far:{_TS}}} AND event_ts < {{cut:{_TS}}}
-  AND (touch_id IN (SELECT winning_touch_id FROM {MATCHES_TABLE}
-                    WHERE install_date >= {{s:Date}} AND install_date <= {{e:Date}} AND winning_touch_id IS NOT NULL)
+  AND (touch_id IN (SELECT winning_touch_id FROM winners)
        OR event_type = 'click' AND (
          (event_ts >= {{week:{_TS}}} AND device_id IS NOT NULL AND (app_id, device_id) IN (
             SELECT app_id, device_id FROM raw.events WHERE event_type = 'install' AND event_ts >= {{lo:{_TS}}}
@@ -53,9 +54,7 @@ WHERE event_type IN ('click', 'impression') AND event_ts >= {{far:{_TS}}} AND ev
          OR (app_id, ip, os_version, user_agent) IN (
             SELECT app_id, ip, os_version, user_agent FROM raw.events
             WHERE event_type = 'click' AND event_ts >= {{far:{_TS}}} AND event_ts < {{until:{_TS}}}
-              AND touch_id IN (SELECT winning_touch_id FROM {MATCHES_TABLE}
-                               WHERE install_date >= {{s:Date}} AND install_date <= {{e:Date}}
-                                 AND winning_touch_id IS NOT NULL))))
+              AND touch_id IN (SELECT winning_touch_id FROM winners))))
 SETTINGS transform_null_in = 1"""
 
 

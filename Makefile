@@ -8,7 +8,7 @@ export UNMOGROWP_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(UNMOGROWP_HOME)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test lint dev clickhouse clickhouse-stop bench bench-server lock clean
+.PHONY: demo test lint dev mlflow feast-ui report clickhouse clickhouse-stop bench bench-server lock clean
 
 # Debian packages the tests and the demo start: redis-server (Feast's production online store) and
 # chromium (the browser tests drive the Dagster UI with Playwright; it cannot download its own here),
@@ -30,7 +30,7 @@ $(VENV)/.synced: pyproject.toml uv.lock | system-packages
 	@touch $@
 
 demo: $(VENV)/.synced
-	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	@test -f $(DAGSTER_HOME)/dagster.yaml || $(VENV)/bin/python -m orchestration.launcher $(DAGSTER_HOME) >/dev/null
 	$(VENV)/bin/python -m orchestration.demo $(if $(filter 1,$(UNMOGROWP_DEMO_REDIS)),--redis)
 
 # the whole suite, the linters (tests/test_linters.py: ruff, import-linter, sqlfluff) included
@@ -41,8 +41,15 @@ lint: $(VENV)/.synced
 	$(VENV)/bin/python -m pytest -q tests/test_linters.py
 
 dev: $(VENV)/.synced clickhouse
-	@mkdir -p $(DAGSTER_HOME) && test -f $(DAGSTER_HOME)/dagster.yaml || printf 'telemetry:\n  enabled: false\nnux:\n  enabled: false\n' > $(DAGSTER_HOME)/dagster.yaml
+	@test -f $(DAGSTER_HOME)/dagster.yaml || $(VENV)/bin/python -m orchestration.launcher $(DAGSTER_HOME) >/dev/null
 	$(VENV)/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# the UIs the Dagster asset pages link to: MLflow runs (the local store) and Feast feature views
+mlflow: $(VENV)/.synced
+	$(VENV)/bin/mlflow ui --backend-store-uri sqlite:///$(UNMOGROWP_HOME)/mlflow/mlflow.db -h 127.0.0.1 -p 5000
+
+feast-ui: $(VENV)/.synced
+	$(VENV)/bin/feast -c ml/feature_repo ui -h 127.0.0.1 -p 8888
 
 clickhouse: $(VENV)/.synced
 	$(VENV)/bin/unmogrowp clickhouse start

@@ -1,13 +1,16 @@
 """Ingestion assets: landing → bronze → silver Delta → ClickHouse raw tables, events and cost."""
 
 import warnings
+from datetime import timedelta
 
 import dagster as dg
 
+from assets import metadata as md
 from assets.partitions import DAILY, HOURLY, date_window, hour_window
-from assets.resources import ClickHouseResource, LakeResource, LandingResource, PrivacyResource
+from assets.resources import CLICKHOUSE_POOL, ClickHouseResource, LakeResource, LandingResource, PrivacyResource
+from assets.retries import retry_transient
 from unmogrowp.ingest import cost, events, match_keys, warehouse
-from unmogrowp.windows import chunks
+from unmogrowp.windows import chunks, date_strings
 
 # single-run backfills are marked beta in Dagster 1.13; they are what makes a week of hours one run
 warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy.*")
@@ -18,6 +21,7 @@ RECONCILES = "reconciles"
 # (dagster.yaml `concurrency: pools: default_limit: 1`); a local lake also locks the commit itself
 LANDING_POOL = "landing_load"
 SINGLE_RUN = dg.BackfillPolicy.single_run()
+HOUR = timedelta(hours=1)
 
 
 def _sum_dicts(dicts) -> dict[str, int]:
@@ -30,6 +34,7 @@ def _sum_dicts(dicts) -> dict[str, int]:
 
 @dg.asset(partitions_def=HOURLY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP, kinds={"delta"},
           pool=LANDING_POOL)
+@retry_transient
 def bronze_events(context: dg.AssetExecutionContext, lake: LakeResource, landing: LandingResource,
                   privacy: PrivacyResource) -> dg.MaterializeResult:
     """Raw SDK event lines (Delta `bronze/events`): one row per landed line with source file,
@@ -47,6 +52,7 @@ def bronze_events(context: dg.AssetExecutionContext, lake: LakeResource, landing
                      sum(r.files_loaded for r in results))
     changed = [k for r in results for k in r.changed_files]
     return dg.MaterializeResult(metadata={
+        **_delta_partition_metadata(context, table, events.BRONZE_EVENTS, start, end),
         "files_loaded": sum(r.files_loaded for r in results),
         "files_already_loaded": sum(r.files_skipped for r in results),
         "lines": lines,
@@ -62,14 +68,25 @@ def bronze_events(context: dg.AssetExecutionContext, lake: LakeResource, landing
         "bronze_commits": sum(r.commits for r in results),
         "file_errors": dg.MetadataValue.json(_sum_dicts(r.file_errors for r in results)),
         "delta_version": lake.get_lake().version(events.BRONZE_EVENTS),
-        "dagster/row_count": lines,
     })
+
+
+def _delta_partition_metadata(context, lake, table: str, start, end) -> dict:
+    """Rows of ``table`` per landing hour of the run (the table's, replays included), its schema and
+    a preview of the run's first hour."""
+    if not lake.exists(table):
+        return md.row_counts(context, {})
+    hours = lake.read(table, columns=["landing_hour"], filters=events.hour_filter(start, end))
+    first = lake.read(table, filters=events.hour_filter(start, min(end, start + HOUR)))
+    return {**md.row_counts(context, md.arrow_counts(hours, "landing_hour", hourly=True)),
+            **md.delta_metadata(first), "delta_table": table}
 
 
 @dg.asset(partitions_def=HOURLY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP, kinds={"delta"},
           deps=[bronze_events],
           check_specs=[dg.AssetCheckSpec(RECONCILES, asset="silver_events", blocking=True,
                                          description="landed = loaded + duplicate + quarantined, per hour")])
+@retry_transient
 def silver_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.MaterializeResult:
     """Typed, validated SDK events (Delta `silver/events`), deduplicated on event_id across
     partitions; rejected lines in `silver/events_quarantine` with a reason."""
@@ -88,7 +105,7 @@ def silver_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
             "quarantine_reasons": dg.MetadataValue.json(_sum_dicts(r.reasons for r in results)),
             "reconciliation_by_hour": dg.MetadataValue.json(by_hour),
             "doubled_bronze_lines": sum(r.doubled for r in results),
-            "dagster/row_count": loaded,
+            **_delta_partition_metadata(context, table, events.SILVER_EVENTS, start, end),
         },
         check_results=[dg.AssetCheckResult(
             check_name=RECONCILES, passed=ok,
@@ -110,28 +127,38 @@ def silver_events(context: dg.AssetExecutionContext, lake: LakeResource) -> dg.M
                      description="`raw.install_keys`: installs by device hash (the previous-install lookup); "
                                  "rebuilt from raw.events with each landing hour."),
     ],
-    partitions_def=HOURLY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP, can_subset=False)
+    partitions_def=HOURLY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP, can_subset=False, pool=CLICKHOUSE_POOL)
+@retry_transient
 def clickhouse_events(context: dg.AssetExecutionContext, lake: LakeResource, clickhouse: ClickHouseResource):
     """Silver events of the landing hours into `raw.events`, and attribution's key tables built from them."""
     start, end = hour_window(context)
     client = clickhouse.get_client()
     rows = sum(warehouse.load_events(client, lake.get_lake(), s, e) for s, e in chunks(start, end))
-    yield dg.MaterializeResult(asset_key="clickhouse_events", metadata={
-        "rows": rows, "table": warehouse.EVENTS_TABLE, "dagster/row_count": rows})
-    for key, (table, n) in zip(("clickhouse_touch_keys", "clickhouse_install_keys"),
-                               match_keys.window_rows(client, start, end).items(), strict=True):
-        yield dg.MaterializeResult(asset_key=key, metadata={"rows": n, "table": table, "dagster/row_count": n})
+    where = "landing_hour >= {s:DateTime64(3, 'UTC')}"
+    for key, table in (("clickhouse_events", warehouse.EVENTS_TABLE), ("clickhouse_touch_keys", match_keys.TOUCH_KEYS),
+                       ("clickhouse_install_keys", match_keys.INSTALL_KEYS)):
+        counts = md.clickhouse_counts(client, table, "landing_hour", start, end, hourly=True)
+        yield dg.MaterializeResult(asset_key=key, metadata={
+            "rows": sum(counts.values()), **md.row_counts(context, counts, asset_key=key),
+            **({"rows_loaded": rows} if table == warehouse.EVENTS_TABLE else {}),
+            **md.table_metadata(client, table, where, {"s": start})})
 
 
 @dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP, kinds={"delta"},
           pool=LANDING_POOL)
+@retry_transient
 def cost_reports(context: dg.AssetExecutionContext, lake: LakeResource,
                  landing: LandingResource) -> dg.MaterializeResult:
     """Ad-network cost: every pull kept (`bronze/cost_loads`), the latest pull per key
     (`silver/cost_current`), rejected rows in `silver/cost_quarantine`."""
     start, end = date_window(context)
-    r = cost.load_cost(lake.get_lake(), landing.get_store(), start, end)
+    lk = lake.get_lake()
+    r = cost.load_cost(lk, landing.get_store(), start, end)
+    current = lk.read(cost.COST_CURRENT, filters=[("cost_date", "in", date_strings(start, end))],
+                      schema=cost.CURRENT_SCHEMA)
     return dg.MaterializeResult(metadata={
+        **md.row_counts(context, md.arrow_counts(current, "cost_date")), **md.delta_metadata(current),
+        "delta_table": cost.COST_CURRENT,
         "files_loaded": r.files_loaded, "files_already_loaded": r.files_skipped,
         "rows_loaded": r.rows_loaded, "rows_quarantined": r.rows_quarantined,
         "quarantine_reasons": dg.MetadataValue.json(r.reasons), "current_rows": r.current_rows,
@@ -144,10 +171,13 @@ def cost_reports(context: dg.AssetExecutionContext, lake: LakeResource,
 
 
 @dg.asset(partitions_def=DAILY, backfill_policy=SINGLE_RUN, group_name=INGEST_GROUP,
-          kinds={"clickhouse"}, deps=[cost_reports])
+          kinds={"clickhouse"}, deps=[cost_reports], pool=CLICKHOUSE_POOL)
+@retry_transient
 def clickhouse_cost(context: dg.AssetExecutionContext, lake: LakeResource,
                     clickhouse: ClickHouseResource) -> dg.MaterializeResult:
     """`raw.cost` in ClickHouse: current cost per key, replaced per cost date (idempotent)."""
     start, end = date_window(context)
-    rows = warehouse.load_cost(clickhouse.get_client(), lake.get_lake(), start, end)
-    return dg.MaterializeResult(metadata={"rows": rows, "table": warehouse.COST_TABLE})
+    client = clickhouse.get_client()
+    rows = warehouse.load_cost(client, lake.get_lake(), start, end)
+    return dg.MaterializeResult(metadata={"rows": rows, **md.clickhouse_partition_metadata(
+        context, client, warehouse.COST_TABLE, "cost_date")})

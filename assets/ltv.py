@@ -3,8 +3,10 @@
 import dagster as dg
 import pyarrow as pa
 
+from assets import metadata as md
 from assets.outcomes import skipped
 from assets.resources import ClickHouseResource, FeastResource, MlResource
+from assets.retries import retry_transient
 from unmogrowp.model_tables import CH_LTV
 from unmogrowp.warehouse import replace_window
 
@@ -19,7 +21,8 @@ class LtvConfig(dg.Config):
     horizon_days: int = 30  # the cumulative revenue predicted (SPEC §6: D30)
 
 
-@dg.asset(deps=UPSTREAM, group_name="ltv", kinds={"lightgbm", "mlflow", "clickhouse"})
+@dg.asset(deps=UPSTREAM, group_name="ml", kinds={"lightgbm", "mlflow", "clickhouse"})
+@retry_transient
 def ltv_model(context: dg.AssetExecutionContext, config: LtvConfig, clickhouse: ClickHouseResource,
               ml: MlResource, feast: FeastResource):
     """Learns horizon revenue per install from the first days (sessions, events, purchases, ad
@@ -37,8 +40,14 @@ def ltv_model(context: dg.AssetExecutionContext, config: LtvConfig, clickhouse: 
     version = {"raw_events_rows": int(client.command("SELECT count() FROM raw.events")),
                "feast_feature_service": ltv.FEATURE_SERVICE}
     result = ltv.train(frame, config.early_days, config.horizon_days, version)
+    from unmogrowp import charts
+
     m = result["metrics"]
     return dg.MaterializeResult(metadata={
+        md.ROW_COUNT: int(m["train_rows"] + m["test_rows"]), "mlflow_run": ml.run_link(result["run_id"]),
+        "backtest_by_cohort": md.picture(charts.ltv_backtest(result["backtest_by_cohort"]),
+                                         "LTV backtest: predicted vs actual revenue per held-out cohort"),
+        "feast_feature_service": feast.ui_link("feature-service", ltv.FEATURE_SERVICE),
         "mape_total": m["mape_total"], "mape_naive_multiplier": m["mape_naive_multiplier"],
         "mape_bgnbd_gamma_gamma": m["mape_bgnbd_gamma_gamma"],
         "mape_cohort_median": m["mape_cohort_median"], "train_seconds": m["train_seconds"],
@@ -46,7 +55,8 @@ def ltv_model(context: dg.AssetExecutionContext, config: LtvConfig, clickhouse: 
         "champion_gate": dg.MetadataValue.json(result["gate"])})
 
 
-@dg.asset(deps=[ltv_model, *UPSTREAM], group_name="ltv", kinds={"mlflow", "clickhouse"})
+@dg.asset(deps=[ltv_model, *UPSTREAM], group_name="ml", kinds={"mlflow", "clickhouse"})
+@retry_transient
 def ltv_predictions(context: dg.AssetExecutionContext, config: LtvConfig, clickhouse: ClickHouseResource,
                     ml: MlResource, feast: FeastResource):
     """Scores every install whose early days are observed with `models:/ltv_regressor@champion`
@@ -61,7 +71,8 @@ def ltv_predictions(context: dg.AssetExecutionContext, config: LtvConfig, clickh
     replace_window(client, CH_LTV, None if reason else pa.Table.from_pandas(out, preserve_index=False),
                    dates=("install_date",))
     if reason:
-        return skipped(reason, installs=0)
+        return skipped(reason, installs=0, **{md.ROW_COUNT: 0})
     return dg.MaterializeResult(metadata={"installs": len(out),
-                                          "predicted_revenue_usd": float(out["predicted_revenue"].sum())})
+                                          "predicted_revenue_usd": float(out["predicted_revenue"].sum()),
+                                          **md.clickhouse_partition_metadata(context, client, CH_LTV, None)})
 

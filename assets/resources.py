@@ -20,6 +20,10 @@ from unmogrowp.config import (
 from unmogrowp.lake import Lake
 from unmogrowp.landing import LandingStore
 
+# Dagster concurrency pools of the steps heavy on one engine (the instance limits each: dagster.yaml
+# `concurrency: pools: default_limit`, see orchestration/launcher.py INSTANCE_YAML)
+CLICKHOUSE_POOL, SPARK_POOL = "clickhouse", "spark"
+
 
 class ClickHouseResource(dg.ConfigurableResource):
     """ClickHouse over HTTP: the local chDB server (started on demand) or a real server."""
@@ -82,6 +86,7 @@ class MlResource(dg.ConfigurableResource):
     tracking_uri: str = ""
     registry_uri: str = ""
     artifact_root: str = ""
+    ui_url: str = ""  # the MLflow UI the run links point at
     spark_remote: str = ""  # Spark Connect URL, else spark_master
     spark_master: str = SparkSettings().master
     spark_driver_memory: str = SparkSettings().driver_memory
@@ -94,6 +99,12 @@ class MlResource(dg.ConfigurableResource):
         from ml import tracking
 
         return tracking.configure(Path(self.home), self.tracking_uri, self.registry_uri, self.artifact_root)
+
+    def run_link(self, run_id: str) -> dg.MetadataValue:
+        """The MLflow run's page, as a link in the Dagster UI."""
+        from ml import tracking
+
+        return dg.MetadataValue.url(tracking.run_url(self.ui_url, run_id))
 
     def spark(self):
         from unmogrowp.spark import get_spark
@@ -113,6 +124,13 @@ class FeastResource(dg.ConfigurableResource):
     redis_url: str = ""
     registry_path: str = ""
     storage_options: dict[str, str] = {}  # the lake's (no credentials: see _storage_options)
+    ui_url: str = ""  # the Feast UI the feature view links point at
+
+    def ui_link(self, kind: str, name: str) -> dg.MetadataValue:
+        """A feature view's or service's page in the Feast UI (``kind``: feature-view, feature-service)."""
+        from ml.feature_store import PROJECT
+
+        return dg.MetadataValue.url(f"{self.ui_url.rstrip('/')}/p/{PROJECT}/{kind}/{name}")
 
     def target(self):
         from ml.feature_store import StoreTarget
@@ -164,10 +182,12 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
             "dbt": dbt_resource(settings.dbt_target),
             "ml": MlResource(home=str(settings.home), labels_path=settings.fraud_labels_path,
                              tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_registry_uri,
-                             artifact_root=settings.mlflow_artifact_root, spark_remote=spark.remote,
+                             artifact_root=settings.mlflow_artifact_root, ui_url=settings.mlflow_ui_url,
+                             spark_remote=spark.remote,
                              spark_master=spark.master, spark_driver_memory=spark.driver_memory),
             "feast": FeastResource(home=str(settings.home), lake_uri=settings.lake_uri, clickhouse=clickhouse,
                                    online=settings.feast_online, redis_url=settings.feast_redis_url,
-                                   registry_path=settings.feast_registry_path, storage_options=lake_options),
+                                   registry_path=settings.feast_registry_path, storage_options=lake_options,
+                                   ui_url=settings.feast_ui_url),
             "privacy": PrivacyResource(privacy_key=_secret(settings.privacy_key, key_env, DEFAULT_PRIVACY_KEY),
                                        audit_salt=_secret(settings.audit_salt, salt_env, DEFAULT_PRIVACY_KEY))}

@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from assets.resources import ClickHouseResource
+from assets.retries import retry_transient
 from unmogrowp import attribution_config
 from unmogrowp.warehouse import DBT, RAW
 
@@ -18,6 +19,7 @@ class UserConfigResource(dg.ConfigurableResource):
 
 
 @dg.asset(group_name="platform", kinds={"clickhouse"})
+@retry_transient
 def warehouse_databases(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource) -> dg.MaterializeResult:
     """ClickHouse databases for raw event tables (`raw`) and dbt's connection (`analytics`: dbt-clickhouse
     connects there; every model names its own database)."""
@@ -31,7 +33,7 @@ def warehouse_databases(context: dg.AssetExecutionContext, clickhouse: ClickHous
     version = client.server_version
     context.log.info("ClickHouse %s at %s", version, clickhouse.url)
     return dg.MaterializeResult(metadata={
-        "databases": dg.MetadataValue.json([r[0] for r in existing]),
+        "databases": dg.MetadataValue.json([r[0] for r in existing]), "dagster/row_count": len(existing),
         "clickhouse_url": clickhouse.url,
         "clickhouse_version": version,
     })
@@ -42,6 +44,7 @@ def warehouse_databases(context: dg.AssetExecutionContext, clickhouse: ClickHous
                  description=f"`UNMOGROWP_HOME/config/{name}.csv` (columns of the `{name}` seed), "
                              f"before the defaults in `stg_config__{name}`; empty without a file.")
     for name in attribution_config.TABLES])
+@retry_transient
 def user_config(context: dg.AssetExecutionContext, clickhouse: ClickHouseResource,
                 user_config_dir: UserConfigResource):
     """The deployment's own attribution config: CSV files under `UNMOGROWP_HOME/config/` named
@@ -52,4 +55,4 @@ def user_config(context: dg.AssetExecutionContext, clickhouse: ClickHouseResourc
     directory = attribution_config.user_dir(home)
     for name, rows in counts.items():
         yield dg.MaterializeResult(asset_key=["config_user", name], metadata={
-            "rows": rows, "file": str(directory / f"{name}.csv")})
+            "rows": rows, "dagster/row_count": rows, "file": str(directory / f"{name}.csv")})

@@ -22,6 +22,9 @@ from ml import evaluation, tracking
 
 MODEL_NAME = "click_quality"
 EXPERIMENT = "click_quality"
+DESCRIPTION = ("Click quality (TalkingData format): did a click lead to an install? LightGBM on Spark group "
+               "counts and next-click gaps, time split, 1:1 negatives; trained by the Dagster asset "
+               "click_quality_model on the lake's clicks (or the public TalkingData files).")
 COUNT_GROUPS = (("ip",), ("ip", "app"), ("ip", "app", "os"), ("ip", "device"), ("app", "channel"))
 UNIQUE = (("ip", "channel"), ("ip", "app"), ("ip", "device"), ("app", "channel"))
 GAP_GROUPS = (("ip", "app", "device", "os"), ("ip", "os", "device"), ("ip", "app", "device", "os", "channel"))
@@ -102,7 +105,7 @@ def train(frame: pd.DataFrame, test_share: float = 0.3, neg_per_pos: float = 1.0
     pos, neg = train_df[train_df["is_attributed"] == 1], train_df[train_df["is_attributed"] == 0]
     fit = pd.concat([pos, neg.sample(n=min(len(neg), int(len(pos) * neg_per_pos)), random_state=seed)])
     cols = feature_columns(frame)
-    mlflow.set_experiment(experiment_id=tracking.experiment(EXPERIMENT))
+    mlflow.set_experiment(experiment_id=tracking.experiment(EXPERIMENT, DESCRIPTION))
     with mlflow.start_run(run_name=f"click_quality_{source}") as run:
         t0 = time.perf_counter()
         model = lgb.LGBMClassifier(n_estimators=300, learning_rate=0.05, num_leaves=31, random_state=seed, verbose=-1)
@@ -115,6 +118,8 @@ def train(frame: pd.DataFrame, test_share: float = 0.3, neg_per_pos: float = 1.0
                        positive_share=float(frame["is_attributed"].mean()))
         mlflow.log_params({"source": source, "test_share": test_share, "neg_per_pos": neg_per_pos, "seed": seed})
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
+        mlflow.log_input(mlflow.data.from_pandas(fit[[*cols, "is_attributed"]], name=f"clicks_{source}_training",
+                                                 targets="is_attributed"), context="training")
         mlflow.log_dict({"features": cols}, "features.json")
         importance = dict(zip(cols, model.booster_.feature_importance("gain").tolist(), strict=True))
         figs = evaluation.figures(test_df["is_attributed"].to_numpy(), score, importance)

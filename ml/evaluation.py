@@ -24,6 +24,15 @@ def binary_metrics(y: np.ndarray, score: np.ndarray, threshold: float) -> dict[s
     }
 
 
+def png(fig: plt.Figure) -> bytes:
+    """The figure as PNG bytes (for the Dagster UI and the report)."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return buf.getvalue()
+
+
 def figures(y: np.ndarray, score: np.ndarray, importance: dict[str, float]) -> dict[str, plt.Figure]:
     """ROC, PR, calibration and feature importance, as matplotlib figures by file name."""
     out = {}

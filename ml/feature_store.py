@@ -567,8 +567,16 @@ def materialize(store: FeatureStore, views: list[str], start: datetime, end: dat
     t0 = time.perf_counter()
     store.materialize(start_date=start, end_date=end, feature_views=views)
     seconds = time.perf_counter() - t0
-    rows = {v: len(latest_rows(store, v, start, end)) for v in views}
-    return {"rows": rows, "seconds": round(seconds, 3), "rows_per_s": round(sum(rows.values()) / max(seconds, 1e-9))}
+    frames = {v: latest_rows(store, v, start, end) for v in views}
+    rows = {v: len(f) for v, f in frames.items()}
+    by_day: dict[str, int] = {}
+    for v, frame in frames.items():
+        # a day's features are known at its end (event time = the next midnight): a millisecond earlier is the day
+        ts = pd.to_datetime(frame[store.get_feature_view(v).batch_source.timestamp_field], utc=True)
+        for day, n in (ts - pd.Timedelta(milliseconds=1)).dt.strftime("%Y-%m-%d").value_counts().items():
+            by_day[day] = by_day.get(day, 0) + int(n)
+    return {"rows": rows, "rows_by_day": by_day, "seconds": round(seconds, 3),
+            "rows_per_s": round(sum(rows.values()) / max(seconds, 1e-9))}
 
 
 def fraud_spine(lake, start: str | None = None, end: str | None = None) -> pd.DataFrame:

@@ -31,6 +31,9 @@ from unmogrowp.lake import Lake
 
 MODEL_NAME = "fraud_install_classifier"
 EXPERIMENT = "fraud"
+DESCRIPTION = ("Install fraud classifier (LightGBM) on the Spark fraud features (Feast service fraud_model_v1), "
+               "trained nightly by the Dagster asset fraud_model: time split, negatives down-sampled; the "
+               "`champion` alias moves only when a run beats the champion's held-out ROC-AUC.")
 FEATURE_SERVICE = "fraud_model_v1"  # Feast: ml/feature_repo/definitions.py
 
 
@@ -138,7 +141,7 @@ def train(features: pd.DataFrame, labels: pd.DataFrame, data_version: dict, para
     fit_df = downsample(train_df, params.neg_per_pos, params.seed)
     if fit_df["label"].nunique() < 2 or test_df["label"].nunique() < 2:
         raise NotTrainable("the training and the held-out days each need fraud and legitimate installs")
-    mlflow.set_experiment(experiment_id=tracking.experiment(EXPERIMENT))
+    mlflow.set_experiment(experiment_id=tracking.experiment(EXPERIMENT, DESCRIPTION))
     with mlflow.start_run(run_name="fraud_classifier") as run:
         t0 = time.perf_counter()
         model = lgb.LGBMClassifier(random_state=params.seed, **params.lgb)
@@ -157,15 +160,21 @@ def train(features: pd.DataFrame, labels: pd.DataFrame, data_version: dict, para
                            **{f"data_version_{k}": v for k, v in data_version.items()}})
         mlflow.log_metrics({k: v for k, v in metrics.items() if np.isfinite(v)})
         mlflow.log_dict({"features": list(MODEL_FEATURES), "data_version": data_version}, "features.json")
+        mlflow.log_input(mlflow.data.from_pandas(fit_df, name="fraud_training_frame", targets="label"),
+                         context="training")
+        mlflow.log_input(mlflow.data.from_pandas(test_df, name="fraud_held_out_days", targets="label"),
+                         context="evaluation")
         figs = evaluation.figures(test_df["label"].to_numpy(), score, importance)
+        pictures = {}
         for name, fig in figs.items():
             mlflow.log_figure(fig, f"plots/{name}")
+            pictures[name] = evaluation.png(fig)
         evaluation.close(figs)
         info = mlflow.sklearn.log_model(
             model, name="model", signature=infer_signature(x_test.head(100), score[:100]),
             input_example=x_test.head(3), pyfunc_predict_fn="predict_proba",
             registered_model_name=MODEL_NAME if register else None, serialization_format="cloudpickle")
-        result = {"run_id": run.info.run_id, "metrics": metrics, "importance": importance}
+        result = {"run_id": run.info.run_id, "metrics": metrics, "importance": importance, "pictures": pictures}
         if register:
             version = str(info.registered_model_version)
             held_out_y = test_df["label"].to_numpy()

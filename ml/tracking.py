@@ -38,13 +38,31 @@ def configure(home: Path, tracking_uri: str = "", registry_uri: str = "", artifa
     return uri
 
 
-def experiment(name: str) -> str:
-    """The experiment id, created with the configured artifact root the first time."""
+# what the MLflow UI shows on an experiment's page: its description (the note), and the runs view
+# rather than the GenAI traces page MLflow 3 opens on for an experiment of no kind
+NOTE_TAG, KIND_TAG, KIND = "mlflow.note.content", "mlflow.experimentKind", "custom_model_development"
+
+
+def experiment(name: str, description: str = "") -> str:
+    """The experiment id, created with the configured artifact root the first time; its description
+    and kind are (re)set so the MLflow UI opens on its runs."""
+    tags = {KIND_TAG: KIND, **({NOTE_TAG: description} if description else {})}
     exp = mlflow.get_experiment_by_name(name)
-    if exp is not None:
-        return exp.experiment_id
-    root = _artifact_root
-    return mlflow.create_experiment(name, artifact_location=f"{root.rstrip('/')}/{name}" if root else None)
+    if exp is None:
+        root = _artifact_root
+        return mlflow.create_experiment(name, artifact_location=f"{root.rstrip('/')}/{name}" if root else None,
+                                        tags=tags)
+    client = MlflowClient()
+    for key, value in tags.items():
+        if exp.tags.get(key) != value:
+            client.set_experiment_tag(exp.experiment_id, key, value)
+    return exp.experiment_id
+
+
+def run_url(ui_url: str, run_id: str) -> str:
+    """The run's page in the MLflow UI at ``ui_url``."""
+    run = MlflowClient().get_run(run_id)
+    return f"{ui_url.rstrip('/')}/#/experiments/{run.info.experiment_id}/runs/{run_id}"
 
 
 @dataclass(frozen=True)

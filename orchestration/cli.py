@@ -273,6 +273,52 @@ def _erase(args: argparse.Namespace) -> int:
     return 0 if report.verified else 1
 
 
+def _report(args: argparse.Namespace) -> int:
+    """Build the daily growth report of --date from the ClickHouse marts and write it as one HTML file."""
+    import logging
+    import re
+    from pathlib import Path
+
+    import clickhouse_connect
+    from clickhouse_connect.driver.exceptions import ClickHouseError
+
+    from unmogrowp import growth_report
+
+    settings = _settings()
+    ch = settings.clickhouse
+    name = f"growth_{args.date.isoformat()}.html"
+    out = Path(args.out) if args.out else settings.home / "reports" / name
+    if out.is_dir():
+        out = out / name
+    driver_log = logging.getLogger("clickhouse_connect")
+    level = driver_log.level
+    driver_log.setLevel(logging.CRITICAL)  # it logs its own "Unexpected Http Driver Exception" line
+    try:
+        client = clickhouse_connect.get_client(host=ch.host, port=ch.port, username=ch.user, password=ch.password,
+                                               secure=ch.secure, database=ch.database)
+    except Exception as e:  # refused, timed out, wrong credentials: nothing to report from
+        hint = " (start it with `unmogrowp clickhouse start`)" if ch.managed else ""
+        why = re.search(r"\[Errno -?\d+\][^\"')]*", str(e))
+        raise manager.ServerError(f"the ClickHouse server at {ch.url} is not reachable{hint}: "
+                                  f"{why.group(0).strip() if why else f'{type(e).__name__}: {str(e)[:300]}'}") from None
+    finally:
+        driver_log.setLevel(level)
+    mlflow_db = settings.home / "mlflow" / "mlflow.db"  # ml.tracking.local_store's sqlite file
+    tracking_uri = settings.mlflow_tracking_uri or (f"sqlite:///{mlflow_db}" if mlflow_db.is_file() else None)
+    try:
+        report = growth_report.build_report(client, args.date, mlflow_tracking_uri=tracking_uri)
+    except growth_report.ReportError as e:
+        raise UsageError(str(e)) from None
+    except ClickHouseError as e:
+        raise manager.ServerError(f"ClickHouse at {ch.url} failed while building the report: {e}") from None
+    finally:
+        client.close()
+    print(growth_report.write_report(report, out))
+    if not report.has_data:
+        print(f"no data for {args.date.isoformat()}: the report says so", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="unmogrowp", description=__doc__, formatter_class=_HelpFormatter,
                      epilog="Exit codes: 0 done, 1 failed while running, 2 bad input or configuration "
@@ -325,6 +371,13 @@ def build_parser() -> argparse.ArgumentParser:
     erase.add_argument("--requested-by", required=True, type=_text, metavar="WHO",
                        help="who asked (kept in the audit record)")
     erase.set_defaults(func=_erase)
+
+    report = command("report", "write the daily growth report (one self-contained HTML file) from the marts")
+    report.add_argument("--date", type=_date, required=True, metavar="YYYY-MM-DD", help="install date to report, UTC")
+    report.add_argument("--out", metavar="PATH",
+                        help="file to write, or an existing directory for growth_YYYY-MM-DD.html in it "
+                             "(default: UNMOGROWP_HOME/reports/growth_YYYY-MM-DD.html)")
+    report.set_defaults(func=_report)
     return parser
 
 

@@ -6,6 +6,7 @@ DBT_SETUP_JOB = "dbt_setup_job"
 ATTRIBUTION_JOB = "attribution_job"
 DAILY_MARTS_JOB = "daily_marts_job"
 REPORTING_JOB = "reporting_job"
+GROWTH_REPORT_JOB = "growth_report_job"
 FRAUD_JOB = "fraud_rules_job"
 MODEL_TRAINING_JOB = "model_training_job"
 FRAUD_SCORING_JOB = "fraud_scoring_job"
@@ -17,4 +18,4 @@ RETENTION_JOB = "retention_job"
 # feed back); models after it; LTV predictions before the daily marts (fct_cohort_kpis reads them)
 PIPELINE_JOBS = {EVENTS_JOB: "hours", COST_JOB: "days", DBT_SETUP_JOB: None, FRAUD_JOB: "days",
                  ATTRIBUTION_JOB: "hours", LTV_FEATURES_JOB: "days", MODEL_TRAINING_JOB: None,
-                 FRAUD_SCORING_JOB: "days", DAILY_MARTS_JOB: "days", REPORTING_JOB: None}
+                 FRAUD_SCORING_JOB: "days", DAILY_MARTS_JOB: "days", REPORTING_JOB: None, GROWTH_REPORT_JOB: "days"}

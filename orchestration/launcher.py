@@ -33,12 +33,41 @@ STEP_EVENTS = {dg.DagsterEventType.STEP_START, dg.DagsterEventType.STEP_SUCCESS,
                dg.DagsterEventType.STEP_SKIPPED}
 
 
-def ensure_instance(dagster_home: Path) -> dg.DagsterInstance:
-    """The persistent instance in ``dagster_home`` (created with telemetry and the welcome dialog off when missing)."""
+# A new instance: no usage data, no sign-up dialog; two runs at a time, and one step at a time in each
+# pool (`clickhouse`, `spark`, `landing_load`), so a backfill and the hourly run take turns on the
+# warehouse and the Spark driver instead of starving a small machine; slots a killed run held are freed
+# a minute after it ends (the daemon's run monitoring, `make dev`); the daemon evaluates freshness policies.
+INSTANCE_YAML = """\
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+concurrency:
+  runs:
+    max_concurrent_runs: 2
+  pools:
+    default_limit: 1
+run_monitoring:
+  enabled: true
+  free_slots_after_run_end_seconds: 60
+freshness:
+  enabled: true
+"""
+
+
+def write_instance_config(dagster_home: str | Path) -> Path:
+    """``dagster_home``/dagster.yaml (INSTANCE_YAML) unless one exists; returns its path."""
+    dagster_home = Path(dagster_home)
     dagster_home.mkdir(parents=True, exist_ok=True)
     config = dagster_home / "dagster.yaml"
     if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\nnux:\n  enabled: false\n")  # no usage data, no sign-up dialog
+        config.write_text(INSTANCE_YAML)
+    return config
+
+
+def ensure_instance(dagster_home: Path) -> dg.DagsterInstance:
+    """The persistent instance in ``dagster_home`` (its dagster.yaml written when missing)."""
+    write_instance_config(dagster_home)
     return dg.DagsterInstance.from_config(str(dagster_home))
 
 
@@ -189,6 +218,9 @@ class Launcher:
             while time.monotonic() < deadline and not self.instance.get_run_by_id(run_id).is_finished:
                 time.sleep(1)
             raise
+        storage = self.instance.event_log_storage
+        if run.status != dg.DagsterRunStatus.SUCCESS and storage.supports_global_concurrency_limits:
+            storage.free_concurrency_slots_for_run(run_id)  # a step killed with its run keeps its pool slot
         return self.result(run_id, time.monotonic() - t0)
 
     def result(self, run_id: str, seconds: float = 0.0) -> RunResult:
@@ -259,3 +291,7 @@ class Progress:
         self.done += 1
         self._write(f"[{self.done}/{self.total}] {result.job_name} {result.status.value} in {result.seconds:.0f} s "
                     f"(run {result.run_id})", final=True)
+
+
+if __name__ == "__main__":  # `make demo` / `make dev`: the instance's dagster.yaml
+    print(write_instance_config(sys.argv[1]))

@@ -18,7 +18,8 @@ def build_retention(raw_days: int, silver_days: int) -> tuple[dg.JobDefinition, 
     def retention_job():
         apply_retention()
 
-    @dg.schedule(job=retention_job, cron_schedule="15 5 * * *", name="nightly_retention", execution_timezone="UTC")
+    @dg.schedule(job=retention_job, cron_schedule="15 5 * * *", name="nightly_retention", execution_timezone="UTC",
+                 description="At 05:15 UTC, apply the retention limits on raw identifiers as of that day.")
     def nightly_retention(context: dg.ScheduleEvaluationContext):
         day = context.scheduled_execution_time.date().isoformat()
         return dg.RunRequest(run_key=day, run_config={"ops": {"apply_retention": {"config": {

@@ -7,12 +7,13 @@ import dagster as dg
 from assets.partitions import DAY_KEY, HOUR_KEY, RANGE_END, RANGE_START
 
 
-def build_restatement_schedule(job, name: str, cron: str, days: int, hourly: bool, first: str) -> dg.ScheduleDefinition:
+def build_restatement_schedule(job, name: str, cron: str, days: int, hourly: bool, first: str,
+                               description: str = "") -> dg.ScheduleDefinition:
     """Each run covers the ``days`` before the scheduled time (whole hours or whole days), from
     ``first`` (the partitions' start) at the earliest, as one single-run backfill."""
     floor = datetime.fromisoformat(first).replace(tzinfo=UTC)
 
-    @dg.schedule(job=job, cron_schedule=cron, name=name, execution_timezone="UTC")
+    @dg.schedule(job=job, cron_schedule=cron, name=name, execution_timezone="UTC", description=description or None)
     def restatement(context: dg.ScheduleEvaluationContext):
         now = context.scheduled_execution_time.astimezone(UTC)
         end = now.replace(minute=0, second=0, microsecond=0) if hourly else \

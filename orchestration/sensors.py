@@ -1,7 +1,10 @@
-"""Sensors: new landing files start ingestion runs for the partitions they belong to."""
+"""Sensors: new landing files start ingestion runs for the partitions they belong to; failed runs are recorded."""
 
 import json
-from datetime import datetime
+import os
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 
@@ -25,7 +28,8 @@ def build_landing_sensor(events_job, cost_job, running: bool) -> dg.SensorDefini
     status = dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
 
     @dg.sensor(name="landing_sensor", jobs=[events_job, cost_job], minimum_interval_seconds=60,
-               default_status=status)
+               default_status=status, description="Each minute, an ingestion run for every landing hour and cost "
+                                                   "date with new files (stopped locally: `unmogrowp run` ingests).")
     def landing_sensor(context: dg.SensorEvaluationContext, landing: LandingResource):
         """Requests an ingestion run for each landing hour / cost date with new files.
 
@@ -66,3 +70,54 @@ def build_landing_sensor(events_job, cost_job, running: bool) -> dg.SensorDefini
         return dg.SensorResult(run_requests=requests, cursor=cursor)
 
     return landing_sensor
+
+
+ALERTS_FILE = Path("alerts") / "run_failures.jsonl"
+WEBHOOK_ENV = "UNMOGROWP_ALERT_WEBHOOK"  # a Slack-style incoming webhook (a secret: read when a run fails)
+
+
+def failure_record(run: dg.DagsterRun, step_failures: list) -> dict:
+    """What a person needs about a failed run: which job, partitions, steps and errors, and where to look."""
+    tags = run.tags
+    partitions = tags.get("dagster/partition") or (
+        f"{tags['dagster/asset_partition_range_start']}..{tags['dagster/asset_partition_range_end']}"
+        if "dagster/asset_partition_range_start" in tags else "")
+    return {"run_id": run.run_id, "job": run.job_name, "status": run.status.value, "partitions": partitions,
+            "failed_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "launched_by": tags.get("dagster/schedule_name") or tags.get("dagster/sensor_name")
+            or ("backfill" if "dagster/backfill" in tags else "manual"),
+            "steps": [{"step": e.step_key, "error": _first_line(e)} for e in step_failures],
+            "run_page": f"/runs/{run.run_id}"}
+
+
+def _first_line(event) -> str:
+    error = getattr(event.event_specific_data, "error", None)
+    return (error.message.strip().splitlines() or [""])[0] if error is not None else ""
+
+
+def build_run_failure_sensor(home: Path) -> dg.SensorDefinition:
+    @dg.run_failure_sensor(name="run_failure_alerts", default_status=dg.DefaultSensorStatus.RUNNING,
+                           minimum_interval_seconds=30,
+                           description="Records each failed run in UNMOGROWP_HOME/alerts/run_failures.jsonl "
+                                       "and posts it to UNMOGROWP_ALERT_WEBHOOK if set.")
+    def run_failure_alerts(context: dg.RunFailureSensorContext):
+        """Records each failed run (job, partitions, failed steps and their first error line) in
+        `UNMOGROWP_HOME/alerts/run_failures.jsonl` and posts it
+        to `UNMOGROWP_ALERT_WEBHOOK` (Slack-compatible) when that is set."""
+        record = failure_record(context.dagster_run, context.get_step_failure_events())
+        path = home / ALERTS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(json.dumps(record) + "\n")
+        context.log.warning(f"run {record['run_id']} of {record['job']} failed ({record['partitions']}): "
+                            + "; ".join(f"{s['step']}: {s['error']}" for s in record["steps"]))
+        webhook = os.environ.get(WEBHOOK_ENV)
+        if webhook:
+            steps = ", ".join(s["step"] for s in record["steps"]) or "the run"
+            text = (f"UnMoGrowP: {record['job']} failed at {steps} ({record['partitions'] or 'unpartitioned'}), "
+                    f"run {record['run_id']}")
+            request = urllib.request.Request(webhook, data=json.dumps({"text": text}).encode(),
+                                             headers={"Content-Type": "application/json"})
+            urllib.request.urlopen(request, timeout=10).close()  # an HTTP error status raises
+
+    return run_failure_alerts

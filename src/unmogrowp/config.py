@@ -158,10 +158,14 @@ class Settings(BaseSettings):
     mlflow_tracking_uri: str = Field("", validation_alias="MLFLOW_TRACKING_URI")
     mlflow_registry_uri: str = Field("", validation_alias="MLFLOW_REGISTRY_URI")
     mlflow_artifact_root: str = Field("", validation_alias="MLFLOW_ARTIFACT_ROOT")
+    # the MLflow UI the Dagster UI links runs to (`make mlflow` serves the local store there)
+    mlflow_ui_url: str = Field("http://127.0.0.1:5000", validation_alias="UNMOGROWP_MLFLOW_UI_URL")
     # Feast online store: sqlite locally, redis (FEAST_REDIS_CONNECTION, host:port) in production
     feast_online: str = "sqlite"
     feast_redis_url: str = Field("", validation_alias="FEAST_REDIS_CONNECTION")
     feast_registry_path: str = Field("", validation_alias="FEAST_REGISTRY_PATH")  # SQL registry URL with redis
+    # the Feast UI the Dagster UI links feature views to (`make feast-ui`)
+    feast_ui_url: str = Field("http://127.0.0.1:8888", validation_alias="UNMOGROWP_FEAST_UI_URL")
     # retention of raw identifiers (privacy/retention.py): landing lines and full IPs, silver rows
     retention_raw_days: int = Field(RAW_DAYS, validation_alias="UNMOGROWP_RETENTION_RAW_DAYS")
     retention_silver_days: int = Field(SILVER_DAYS, validation_alias="UNMOGROWP_RETENTION_SILVER_DAYS")
@@ -319,7 +323,8 @@ def settings_environ(settings: Settings) -> dict[str, str]:
         # the resolved date, not a new look at the landing zone: started processes agree with this one
         PARTITIONS_START_ENV: settings.partitions_start, "UNMOGROWP_FRAUD_LABELS": settings.fraud_labels_path,
         "MLFLOW_TRACKING_URI": settings.mlflow_tracking_uri, "MLFLOW_REGISTRY_URI": settings.mlflow_registry_uri,
-        "MLFLOW_ARTIFACT_ROOT": settings.mlflow_artifact_root,
+        "MLFLOW_ARTIFACT_ROOT": settings.mlflow_artifact_root, "UNMOGROWP_MLFLOW_UI_URL": settings.mlflow_ui_url,
+        "UNMOGROWP_FEAST_UI_URL": settings.feast_ui_url,
         "FEAST_REDIS_CONNECTION": settings.feast_redis_url, "FEAST_REGISTRY_PATH": settings.feast_registry_path,
         "UNMOGROWP_RETENTION_RAW_DAYS": str(settings.retention_raw_days),
         "UNMOGROWP_RETENTION_SILVER_DAYS": str(settings.retention_silver_days),

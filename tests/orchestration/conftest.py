@@ -50,6 +50,9 @@ run_coordinator:
   config:
     max_concurrent_runs: 2
     dequeue_interval_seconds: 1
+concurrency:
+  pools:
+    default_limit: 1
 """
 
 

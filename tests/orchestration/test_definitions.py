@@ -33,7 +33,8 @@ def graph_snapshot(defs: dg.Definitions) -> dict:
     repository = defs.get_repository_def()
     return {
         "assets": {key.to_user_string(): {
-            "group": graph.get(key).group_name, "kinds": sorted(graph.get(key).kinds),
+            "group": graph.get(key).group_name, "owners": list(graph.get(key).owners),
+            "kinds": sorted(graph.get(key).kinds),
             "partitions": _partitions(graph.get(key).partitions_def), "pools": sorted(graph.get(key).pools or ()),
             "deps": sorted(k.to_user_string() for k in graph.get(key).parent_keys)}
             for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.to_user_string())},

@@ -11,6 +11,7 @@ from tests.conftest import REPO
 from tests.orchestration.conftest import (
     COST_DATE,
     LAUNCH_HOUR,
+    RUN_TIMEOUT_S,
     SENSOR_HOURS,
     copy_hours,
     event_files,
@@ -197,3 +198,68 @@ def test_sensor_ticks_evaluated_by_the_daemon(stack, ticking):
     second = _wait_tick(stack, "sensor", "landing_sensor", after=tick["timestamp"])
     assert second["status"] == "SKIPPED" and not second["runIds"], second
     assert second["skipReason"].startswith("no landing files after"), second
+
+
+def test_a_held_clickhouse_slot_holds_back_the_next_warehouse_step(stack):
+    """The instance allows one step at a time in the `clickhouse` pool: while another run holds the
+    slot, a cost run loads the landing files and then waits before `clickhouse_cost`; it goes on, and
+    succeeds, once the slot is freed."""
+    import dagster as dg
+
+    storage = stack.instance.event_log_storage
+    storage.initialize_concurrency_limit_to_default("clickhouse")
+    assert storage.get_concurrency_info("clickhouse").slot_count == 1
+    claim = storage.claim_concurrency_slot("clickhouse", "a-backfill-run", "dbt_daily")
+    assert claim.is_claimed
+    try:
+        run_id = stack.client.submit_job_execution(COST_JOB, tags={"dagster/partition": COST_DATE})
+        deadline = time.monotonic() + RUN_TIMEOUT_S
+        while "cost_reports" not in _finished_steps(stack, run_id):
+            assert time.monotonic() < deadline, stack.run_events(run_id)
+            time.sleep(1)
+        time.sleep(10)  # a step that could run would have started by now
+        assert "clickhouse_cost" not in _started_steps(stack, run_id)
+        assert stack.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+    finally:
+        storage.free_concurrency_slot_for_step("a-backfill-run", "dbt_daily")
+    stack.assert_success(run_id)
+    assert "clickhouse_cost" in _finished_steps(stack, run_id)
+
+
+def _step_events(stack, run_id: str, kind) -> set[str]:
+    return {e.step_key for e in stack.instance.all_logs(run_id, of_type=kind)}
+
+
+def _started_steps(stack, run_id: str) -> set[str]:
+    import dagster as dg
+
+    return _step_events(stack, run_id, dg.DagsterEventType.STEP_START)
+
+
+def _finished_steps(stack, run_id: str) -> set[str]:
+    import dagster as dg
+
+    return _step_events(stack, run_id, dg.DagsterEventType.STEP_SUCCESS)
+
+
+def test_a_failed_run_is_recorded_by_the_failure_sensor(stack):
+    """run_failure_alerts (running by default, evaluated by the daemon) writes the failed run, its
+    failed step and the error's first line to UNMOGROWP_HOME/alerts/run_failures.jsonl."""
+    from orchestration.sensors import ALERTS_FILE
+
+    missing = stack.home / "privacy" / "erasure_requests" / "no-such-request.json"
+    run_id = stack.client.submit_job_execution(
+        "erasure_job", run_config={"ops": {"erase_subject": {"config": {"request_file": str(missing)}}}})
+    assert stack.wait_run(run_id).status.value == "FAILURE"
+    alerts, deadline = stack.home / ALERTS_FILE, time.monotonic() + TICK_TIMEOUT_S
+    while True:
+        records = [json.loads(line) for line in alerts.read_text().splitlines()] if alerts.exists() else []
+        mine = [r for r in records if r["run_id"] == run_id]
+        if mine:
+            break
+        assert time.monotonic() < deadline, f"no failure record for {run_id} in {alerts}\n{stack.logs()}"
+        time.sleep(2)
+    [record] = mine
+    assert record["job"] == "erasure_job" and record["status"] == "FAILURE" and record["launched_by"] == "manual"
+    assert [s["step"] for s in record["steps"]] == ["erase_subject"]
+    assert "no-such-request.json" in record["steps"][0]["error"]

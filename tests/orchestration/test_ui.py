@@ -9,6 +9,7 @@ import re
 import shutil
 import time
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -191,3 +192,43 @@ def test_backfill_a_range_from_the_ui(ui, stack):
                                                                                           BACKFILL_HOURS) > 0
     assert _partitions_materialized(stack, run.run_id) == sorted(BACKFILL_HOURS)
     assert set(BACKFILL_HOURS) <= stack.instance.get_materialized_partitions(dg.AssetKey("bronze_events"))
+
+
+def test_a_mart_page_shows_its_partition_row_count_schema_and_picture(ui, stack):
+    """After the hour is attributed (runs launched through GraphQL), the partition's page of
+    fct_installs shows that hour's row count (ClickHouse's), the column types and the installs
+    picture; the GX check on silver shows Passed for the hour."""
+    from playwright.sync_api import expect
+
+    for job, tags in (("ingest_events_job", {"dagster/partition": UI_HOUR}), ("dbt_setup_job", {}),
+                      ("attribution_job", {"dagster/partition": UI_HOUR})):
+        stack.assert_success(stack.client.submit_job_execution(job, tags=tags))
+    start = datetime.strptime(UI_HOUR, "%Y-%m-%d-%H:%M")
+    installs = stack.clickhouse().command(
+        "SELECT count() FROM marts.fct_installs WHERE install_ts >= {s:DateTime64(3, 'UTC')} "
+        "AND install_ts < {s:DateTime64(3, 'UTC')} + INTERVAL 1 HOUR", parameters={"s": start})
+    assert installs > 0
+    page = ui.page
+    with ui.step("mart-columns"):
+        page.goto("/assets/marts/attribution/fct_installs")
+        columns = page.locator("table").filter(has_text="Column name")
+        expect(columns.get_by_text("install_ts", exact=True)).to_be_visible()
+        expect(columns.get_by_text("DateTime64(3, 'UTC')", exact=True).first).to_be_visible()
+        expect(page.get_by_text("Owners")).to_be_visible()
+        expect(page.get_by_text("analytics-engineering").first).to_be_visible()
+    with ui.step("mart-partition"):
+        page.goto(f"/assets/marts/attribution/fct_installs?view=partitions&partition={quote(UI_HOUR)}")
+        row_count = page.locator("tr").filter(has=page.get_by_text("dagster/row_count", exact=True))
+        expect(row_count).to_contain_text(f"{installs:,}".replace(",", "") if installs < 1000 else f"{installs:,}")
+    with ui.step("mart-picture"):
+        page.locator("tr").filter(has=page.get_by_text("installs_by_network", exact=True)) \
+            .get_by_text("[Show Markdown]").click()
+        picture = page.get_by_role("dialog").locator("img").first
+        expect(picture).to_be_visible()
+        assert picture.evaluate("i => i.src.startsWith('data:image/png') && i.complete && i.naturalWidth") >= 600
+    with ui.step("check-partitions"):
+        page.goto("/assets/silver_events?view=checks")
+        expect(page.get_by_text("gx_silver_events", exact=True).first).to_be_visible()
+        page.get_by_text("Partitions", exact=True).last.click()
+        expect(page.get_by_text(re.compile(r"^Passed \([1-9]\d*\)$"))).to_be_visible()  # the hours checked so far
+        expect(page.get_by_text("Failed (0)", exact=True)).to_be_visible()

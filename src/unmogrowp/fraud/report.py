@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pandas as pd
 
 INJECTION_SLACK_MS = 3_600_000  # an injected click fires between install_begin and the first open
 
 
-def decision_shares(client) -> pd.DataFrame:
-    """Installs with a decision, by reason and action, as a share of all installs."""
-    return client.query_df("""
-        SELECT reason, action, uniqExact(install_id) AS installs,
-               installs / (SELECT count() FROM marts.fct_installs) AS share
-        FROM marts.fct_fraud_decisions GROUP BY reason, action ORDER BY installs DESC""")
+def decision_shares(client, start: date | None = None, end: date | None = None) -> pd.DataFrame:
+    """Installs with a decision, by reason and action (with its stage), as a share of all installs;
+    with ``start`` and ``end``, of the installs dated in [start, end] (install date, UTC)."""
+    if (start is None) != (end is None):
+        raise ValueError("decision_shares: give both start and end, or neither")
+    where, installs_where, params = "", "", {}
+    if start is not None:
+        where = "WHERE install_date BETWEEN {lo:Date} AND {hi:Date}"
+        installs_where = "WHERE toDate(install_ts, 'UTC') BETWEEN {lo:Date} AND {hi:Date}"
+        params = {"lo": start, "hi": end}
+    return client.query_df(f"""
+        SELECT reason, action, any(stage) AS stage, uniqExact(install_id) AS installs,
+               installs / (SELECT count() FROM marts.fct_installs {installs_where}) AS share
+        FROM marts.fct_fraud_decisions {where}
+        GROUP BY reason, action ORDER BY installs DESC, reason, action""", parameters=params)
 
 
 def injection_truth(client, labels: pd.DataFrame) -> set[str]:

@@ -48,9 +48,10 @@ run_coordinator:
   module: dagster.core.run_coordinator
   class: QueuedRunCoordinator
   config:
-    max_concurrent_runs: 2
     dequeue_interval_seconds: 1
 concurrency:
+  runs:
+    max_concurrent_runs: 2
   pools:
     default_limit: 1
 """

@@ -11,11 +11,9 @@ from assets.resources import SPARK_POOL, ClickHouseResource, FeastResource, Lake
 from assets.retries import retry_transient
 from unmogrowp.fraud import features as ff
 from unmogrowp.fraud import pipeline
-from unmogrowp.fraud.rules import RuleSet
+from unmogrowp.fraud.rules import FLOODING_CTIT_S, RuleSet
 from unmogrowp.model_tables import CH_DECISIONS, CH_SCORES
 from unmogrowp.windows import date_strings
-
-FLOODING_CTIT_S = 86400  # SPEC §3 click flooding: the winning click a day or more before the install
 
 AUC_FLOOR = 0.9
 DAILY_FRAUD = {"partitions_def": DAILY, "backfill_policy": dg.BackfillPolicy.single_run(), "group_name": "fraud"}

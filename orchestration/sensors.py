@@ -91,7 +91,10 @@ def failure_record(run: dg.DagsterRun, step_failures: list) -> dict:
 
 
 def _first_line(event) -> str:
+    """The first line of the step's root error (Dagster wraps it in "Error occurred while executing op")."""
     error = getattr(event.event_specific_data, "error", None)
+    while error is not None and error.cause is not None:
+        error = error.cause
     return (error.message.strip().splitlines() or [""])[0] if error is not None else ""
 
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from unmogrowp import charts
 from unmogrowp.fraud import report as fraud_report
-from unmogrowp.fraud.rules import RuleSet
+from unmogrowp.fraud.rules import FLOODING_CTIT_S, RuleSet
 from unmogrowp.warehouse import FRAUD, MARTS, ML
 
 INSTALLS = f"{MARTS}.fct_installs"
@@ -37,8 +37,6 @@ DECISIONS = f"{MARTS}.fct_fraud_decisions"
 CHANNEL_CREDITS = f"{MARTS}.fct_channel_credits"
 FRAUD_SCORES = f"{FRAUD}.install_scores"
 LTV_PREDICTIONS = f"{ML}.ltv_predictions"
-# fraud.rules.decisions: click_flood judges installs whose click is more than 24 h old
-FLOODING_CTIT_S = 86_400
 COHORT_DAYS = 14  # install days of the retention heatmap and the ROAS curves, ending on the report date
 MAX_DAY = 14  # day_n shown in the heatmap and the curves
 STATUSES = ("attributed", "organic", "rejected_fraud", "rejected_targeting")

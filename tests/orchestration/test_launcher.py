@@ -202,28 +202,29 @@ def test_sensor_ticks_evaluated_by_the_daemon(stack, ticking):
 
 def test_a_held_clickhouse_slot_holds_back_the_next_warehouse_step(stack):
     """The instance allows one step at a time in the `clickhouse` pool: while another run holds the
-    slot, a cost run loads the landing files and then waits before `clickhouse_cost`; it goes on, and
-    succeeds, once the slot is freed."""
+    slot, a cost run does not start `clickhouse_cost` (the run waits in the queue or at that step);
+    once the slot is freed it goes on and succeeds."""
     import dagster as dg
 
     storage = stack.instance.event_log_storage
     storage.initialize_concurrency_limit_to_default("clickhouse")
     assert storage.get_concurrency_info("clickhouse").slot_count == 1
-    claim = storage.claim_concurrency_slot("clickhouse", "a-backfill-run", "dbt_daily")
-    assert claim.is_claimed
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    while not storage.claim_concurrency_slot("clickhouse", "a-backfill-run", "dbt_daily").is_claimed:
+        assert time.monotonic() < deadline, "the clickhouse slot never came free"  # another test's run holds it
+        time.sleep(1)
     try:
         run_id = stack.client.submit_job_execution(COST_JOB, tags={"dagster/partition": COST_DATE})
-        deadline = time.monotonic() + RUN_TIMEOUT_S
-        while "cost_reports" not in _finished_steps(stack, run_id):
-            assert time.monotonic() < deadline, stack.run_events(run_id)
-            time.sleep(1)
-        time.sleep(10)  # a step that could run would have started by now
-        assert "clickhouse_cost" not in _started_steps(stack, run_id)
-        assert stack.instance.get_run_by_id(run_id).status == dg.DagsterRunStatus.STARTED
+        time.sleep(20)  # a step that could run would have started by now
+        assert "clickhouse_cost" not in _started_steps(stack, run_id), stack.run_events(run_id)
+        assert not stack.instance.get_run_by_id(run_id).is_finished
+        freed_at = time.time()
     finally:
         storage.free_concurrency_slot_for_step("a-backfill-run", "dbt_daily")
     stack.assert_success(run_id)
-    assert "clickhouse_cost" in _finished_steps(stack, run_id)
+    [start] = [e for e in stack.instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
+               if e.step_key == "clickhouse_cost"]
+    assert start.timestamp >= freed_at
 
 
 def _step_events(stack, run_id: str, kind) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
+FLOODING_CTIT_S = 86_400  # SPEC §3 click flooding: the rule judges installs whose winning click is older
 REASONS = ("click_injection", "short_ctit", "click_flood", "anonymous_traffic", "geo_outlier", "device_farm",
            "device_id_reset", "sdk_spoofing", "bot_behaviour", "distribution_outlier")
 MODES = ("reject", "flag", "tag", "off")
@@ -84,7 +85,7 @@ def decisions(installs_feat, source_feat, rules: RuleSet, detected_at):
         # (condition, value shown as evidence, touch-level?)
         "click_injection": (F.col("click_after_install_begin") == 1, F.col("ctit_s"), True),
         "short_ctit": (F.col("ctit_s") < rules.short_ctit.threshold, F.col("ctit_s"), True),
-        "click_flood": (enough & (F.col("ctit_s") > 86400)
+        "click_flood": (enough & (F.col("ctit_s") > FLOODING_CTIT_S)
                         & ((flood_value > rules.click_flood.threshold)
                            | (F.col("cpi_vs_app") > rules.click_flood_cpi_ratio)), flood_value, True),
         "distribution_outlier": (enough & (F.col("ks_ctit_vs_app") > rules.distribution_outlier.threshold),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from datetime import UTC, date, datetime
@@ -288,7 +289,7 @@ def _report(args: argparse.Namespace) -> int:
     ch = settings.clickhouse
     name = f"growth_{args.date.isoformat()}.html"
     out = Path(args.out) if args.out else settings.home / "reports" / name
-    if out.is_dir():
+    if out.is_dir() or (args.out or "").endswith(("/", os.sep)):  # a directory, existing or to be made
         out = out / name
     driver_log = logging.getLogger("clickhouse_connect")
     level = driver_log.level

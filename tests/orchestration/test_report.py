@@ -307,3 +307,13 @@ def test_report_help_gives_every_option_its_format_and_default(tmp_path):
     text = " ".join(p.stdout.split())
     assert "--date YYYY-MM-DD install date to report, UTC (required)" in text
     assert "(default: UNMOGROWP_HOME/reports/growth_YYYY-MM-DD.html)" in text
+
+
+@pytest.mark.slow
+def test_cli_out_ending_in_a_slash_is_a_directory(pipeline_run, tmp_path):
+    env = {**_env(pipeline_run.settings.home), **settings_environ(pipeline_run.settings)}
+    target = tmp_path / "reports"  # does not exist yet
+    p = _cli(["report", "--date", DAY.isoformat(), "--out", f"{target}/"], env, tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.strip() == str(target / f"growth_{DAY.isoformat()}.html")
+    assert target.is_dir() and (target / f"growth_{DAY.isoformat()}.html").stat().st_size > 10_000

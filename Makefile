@@ -3,12 +3,15 @@ SHELL := /bin/bash
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 VENV := .venv
+# checkov's own environment (its pins clash with the project's): infra/terraform/checkov.requirements.txt
+CHECKOV_VENV := .venv-checkov
+CHECKOV_LOCK := infra/terraform/checkov.requirements.txt
 UV := $(VENV)/bin/uv
 export UNMOGROWP_HOME ?= $(CURDIR)/.lakehouse
 export DAGSTER_HOME ?= $(UNMOGROWP_HOME)/dagster
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 
-.PHONY: demo test lint dev mlflow feast-ui report clickhouse clickhouse-stop bench bench-server lock clean
+.PHONY: demo test lint checkov-lock dev mlflow feast-ui report clickhouse clickhouse-stop bench bench-server lock clean
 
 # Debian packages the tests and the demo start: redis-server (Feast's production online store) and
 # chromium (the browser tests drive the Dagster UI with Playwright; it cannot download its own here),
@@ -29,15 +32,24 @@ $(VENV)/.synced: pyproject.toml uv.lock | system-packages
 	$(UV) sync --frozen --compile-bytecode --python $(VENV)/bin/python
 	@touch $@
 
+$(CHECKOV_VENV)/.synced: $(CHECKOV_LOCK) | $(VENV)/.synced
+	@test -x $(CHECKOV_VENV)/bin/python || $(UV) venv -q --python $(VENV)/bin/python $(CHECKOV_VENV)
+	$(UV) pip sync -q --require-hashes --python $(CHECKOV_VENV)/bin/python $(CHECKOV_LOCK)
+	@touch $@
+
+checkov-lock: $(VENV)/.synced
+	$(UV) pip compile -q --python-version 3.11 --generate-hashes --no-header \
+	  --custom-compile-command "make checkov-lock" infra/terraform/checkov.in -o $(CHECKOV_LOCK)
+
 demo: $(VENV)/.synced
 	@test -f $(DAGSTER_HOME)/dagster.yaml || $(VENV)/bin/python -m orchestration.launcher $(DAGSTER_HOME) >/dev/null
 	$(VENV)/bin/python -m orchestration.demo $(if $(filter 1,$(UNMOGROWP_DEMO_REDIS)),--redis)
 
 # the whole suite, the linters (tests/test_linters.py: ruff, import-linter, sqlfluff) included
-test: $(VENV)/.synced
+test: $(VENV)/.synced $(CHECKOV_VENV)/.synced
 	$(VENV)/bin/python -m pytest
 
-lint: $(VENV)/.synced
+lint: $(VENV)/.synced $(CHECKOV_VENV)/.synced
 	$(VENV)/bin/python -m pytest -q tests/test_linters.py
 
 dev: $(VENV)/.synced clickhouse

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import dagster as dg
 
-from assets import dbt, feature_store, fraud, ingest, ltv, mta, report, warehouse
+from assets import access, dbt, feature_store, fraud, ingest, ltv, mta, report, warehouse
 from assets.metadata import with_owners
 from assets.partitions import with_start
 from assets.quality import build_quality_checks
@@ -21,6 +21,7 @@ from orchestration.jobs import (
     LTV_FEATURES_JOB,
     MODEL_TRAINING_JOB,
     REPORTING_JOB,
+    TENANT_ACCESS_JOB,
 )
 from orchestration.privacy import build_retention, erasure_job
 from orchestration.schedules import build_restatement_schedule
@@ -32,7 +33,8 @@ ASSETS = [warehouse.warehouse_databases, warehouse.user_config, ingest.bronze_ev
           dbt.dbt_install_matches, fraud.fraud_features, fraud.fraud_decisions, dbt.dbt_attribution, fraud.fraud_model,
           fraud.fraud_scores, fraud.click_quality_model, dbt.dbt_ltv_features, ltv.ltv_model, ltv.ltv_predictions,
           dbt.dbt_daily, mta.mta_algorithmic_credits, dbt.dbt_reporting, feature_store.feast_registry,
-          feature_store.fraud_online_features, feature_store.campaign_online_features, report.growth_report]
+          feature_store.fraud_online_features, feature_store.campaign_online_features, report.growth_report,
+          access.tenant_access]
 
 
 events_job = dg.define_asset_job(
@@ -71,8 +73,11 @@ daily_job = dg.define_asset_job(
                                                        feature_store.campaign_online_features),
     description="Cohorts, retention, KPIs, multi-touch credit and the online campaign KPIs for install dates.")
 reporting_job = dg.define_asset_job(
-    REPORTING_JOB, selection=dg.AssetSelection.assets(dbt.dbt_reporting),
-    description="Reporting views over the marts.")
+    REPORTING_JOB, selection=dg.AssetSelection.assets(dbt.dbt_reporting, access.tenant_access),
+    description="Reporting views over the marts, then tenant access to every table (users, grants, row policies).")
+tenant_access_job = dg.define_asset_job(
+    TENANT_ACCESS_JOB, selection=dg.AssetSelection.assets(access.tenant_access),
+    description="Apply the tenants file: ClickHouse users, grants and row policies (tables made since included).")
 growth_report_job = dg.define_asset_job(
     GROWTH_REPORT_JOB, selection=dg.AssetSelection.assets(report.growth_report),
     description="The daily growth report (one self-contained HTML page per install date).")
@@ -107,7 +112,7 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
         asset_checks=with_start([fraud.fraud_auc_above_floor, *build_quality_checks(settings.home)],
                                 settings.partitions_start),
         jobs=[events_job, cost_job, setup_job, fraud_job, attribution_job, ltv_features_job, training_job, scoring_job,
-              daily_job, reporting_job, growth_report_job, erasure_job, retention_job],
+              daily_job, reporting_job, growth_report_job, tenant_access_job, erasure_job, retention_job],
         schedules=[
             dg.build_schedule_from_partitioned_job(
                 events_job, minute_of_hour=5, name="hourly_events",
@@ -144,6 +149,10 @@ def build_definitions(settings: Settings | None = None) -> dg.Definitions:
                                        description="At 03:30 UTC, rebuild 31 days of cohorts, KPIs and multi-touch "
                                                    "credit as one run (cohorts mature for 30 days)."),
             nightly_retention,
+            dg.ScheduleDefinition(name="nightly_tenant_access", job=tenant_access_job, cron_schedule="50 5 * * *",
+                                  execution_timezone="UTC",
+                                  description="At 05:50 UTC, grant tenants the tables the night's runs made and "
+                                              "apply changes to the tenants file."),
             dg.build_schedule_from_partitioned_job(
                 growth_report_job, hour_of_day=6, name="nightly_growth_report",
                 description="At 06:00 UTC, once the nightly marts and scoring are done, yesterday's growth report."),

@@ -172,6 +172,13 @@ def write_tenants(path: Path, users: dict[str, tuple[str, list[str]]]) -> None:
     path.write_text(yaml.safe_dump(doc, sort_keys=True))
 
 
+def read_tenants(text: str) -> dict[str, Tenant]:
+    """The tenants of a tenants file's text, by user name."""
+    doc = yaml.safe_load(text) or {}
+    return {name: Tenant(name, str(spec["password_sha256"]), tuple(str(a) for a in spec["app_ids"]))
+            for name, spec in (doc.get("users") or {}).items()}
+
+
 class Registry:
     """The tenants file, re-read when its modification time changes."""
 
@@ -189,11 +196,7 @@ class Registry:
             self._stamp, self._tenants = None, {}
             return None
         if stamp != self._stamp:
-            doc = yaml.safe_load(self.path.read_text()) or {}
-            self._tenants = {
-                name: Tenant(name, str(spec["password_sha256"]), tuple(str(a) for a in spec["app_ids"]))
-                for name, spec in (doc.get("users") or {}).items()
-            }
+            self._tenants = read_tenants(self.path.read_text())
             self._stamp = stamp
         return self._tenants.get(user)
 
@@ -596,18 +599,19 @@ def _limit(text: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def row_policy_ddl(tables: list[str], tenants: list[Tenant]) -> list[str]:
+def row_policy_ddl(tables: list[str], tenants: list[Tenant], cluster: str = "") -> list[str]:
     """The production equivalent: one row policy per tenant and table, and one that keeps every
     other user (the service accounts) unrestricted, since a table with any policy hides all rows
-    from users no policy names."""
+    from users no policy names; ``ON CLUSTER`` a self-managed cluster's name when given."""
     names = ", ".join(f"`{t.name}`" for t in tenants)
+    on = f" ON CLUSTER `{cluster}`" if cluster else ""
     out = []
     for table in tables:
         db, _, name = table.partition(".")
         target = f"`{db}`.`{name}`"
         for t in tenants:
-            out.append(f"CREATE ROW POLICY OR REPLACE `tenant_{t.name}` ON {target} FOR SELECT "
+            out.append(f"CREATE ROW POLICY OR REPLACE `tenant_{t.name}`{on} ON {target} FOR SELECT "
                        f"USING {app_filter(t.app_ids)} TO `{t.name}`")
-        out.append(f"CREATE ROW POLICY OR REPLACE `unrestricted` ON {target} FOR SELECT USING 1 "
+        out.append(f"CREATE ROW POLICY OR REPLACE `unrestricted`{on} ON {target} FOR SELECT USING 1 "
                    f"TO ALL EXCEPT {names}")
     return out

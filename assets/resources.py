@@ -1,6 +1,7 @@
 """Dagster resources, named after the systems they wrap."""
 
 
+import re
 from pathlib import Path
 
 import clickhouse_connect
@@ -144,6 +145,23 @@ class FeastResource(dg.ConfigurableResource):
         return get_store(self.target())
 
 
+class TenancyResource(dg.ConfigurableResource):
+    """The tenants file (``UNMOGROWP_TENANTS``) and whether this ClickHouse takes users and row
+    policies (production) or enforces the file itself (the local server)."""
+
+    tenants_uri: str
+    cluster: str = ""  # CLICKHOUSE_CLUSTER: statements ON CLUSTER
+    apply: bool = False
+    storage_options: dict[str, str] = {}  # an s3:// file's endpoint and region (no credentials)
+
+    def tenants(self):
+        from unmogrowp.clickhouse.tenancy import read_tenants
+        from unmogrowp.objects import read_object
+
+        data = read_object(self.tenants_uri, self.storage_options)
+        return None if data is None else read_tenants(data.decode())
+
+
 class PrivacyResource(dg.ConfigurableResource):
     """The privacy key of the keyed hashes (device keys, the erasure list) and the audit record's salt."""
 
@@ -155,6 +173,12 @@ def _secret(value: str, name: str, default: str):
     """A value other than the development default is a secret: Dagster reads it from the variable
     (the UI shows its name, not its value)."""
     return value if value == default else dg.EnvVar(name)
+
+
+def _credentialed(url: str, name: str):
+    """A connection string that carries a password (Redis ``…,password=…``, a SQL URL's ``user:pass@``)
+    is read from its variable at run time, like the other secrets."""
+    return dg.EnvVar(name) if "password=" in url or re.search(r"://[^/@]*:[^/@]*@", url) else url
 
 
 def _storage_options(settings: Settings, uri: str) -> dict[str, str]:
@@ -186,8 +210,12 @@ def build_resources(settings: Settings) -> dict[str, dg.ConfigurableResource]:
                              spark_remote=spark.remote,
                              spark_master=spark.master, spark_driver_memory=spark.driver_memory),
             "feast": FeastResource(home=str(settings.home), lake_uri=settings.lake_uri, clickhouse=clickhouse,
-                                   online=settings.feast_online, redis_url=settings.feast_redis_url,
-                                   registry_path=settings.feast_registry_path, storage_options=lake_options,
+                                   online=settings.feast_online,
+                                   redis_url=_credentialed(settings.feast_redis_url, "FEAST_REDIS_CONNECTION"),
+                                   registry_path=_credentialed(settings.feast_registry_path, "FEAST_REGISTRY_PATH"),
+                                   storage_options=lake_options,
                                    ui_url=settings.feast_ui_url),
+            "tenancy": TenancyResource(tenants_uri=settings.tenants_uri, cluster=ch.cluster, apply=not ch.managed,
+                                       storage_options=_storage_options(settings, settings.tenants_uri)),
             "privacy": PrivacyResource(privacy_key=_secret(settings.privacy_key, key_env, DEFAULT_PRIVACY_KEY),
                                        audit_salt=_secret(settings.audit_salt, salt_env, DEFAULT_PRIVACY_KEY))}

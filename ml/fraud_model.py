@@ -50,12 +50,16 @@ class TrainParams:
 
 def read_labels(path: str) -> pd.DataFrame | None:
     """The labels file as the generator's columns (``event_type, event_id, touch_id, fraud_type``),
-    or None when there is none. A file of neither shape is an error, not an empty label set."""
-    from pathlib import Path
+    or None when there is none; ``path`` may be an s3:// URI (production's confirmed rejections). A
+    file of neither shape is an error, not an empty label set."""
+    import io
 
-    if not path or not Path(path).is_file():
+    from unmogrowp.objects import read_object
+
+    data = read_object(path) if path else None
+    if data is None:
         return None
-    labels = pd.read_csv(path) if path.endswith(".csv") else pd.read_parquet(path)
+    labels = pd.read_csv(io.BytesIO(data)) if path.endswith(".csv") else pd.read_parquet(io.BytesIO(data))
     if {"event_type", "event_id", "touch_id", "fraud_type"} <= set(labels.columns):
         return labels
     if {"install_id", "fraud_type"} <= set(labels.columns):

@@ -61,6 +61,9 @@ class ClickHouseSettings(_Nested):
     password: str = Field("", validation_alias="CLICKHOUSE_PASSWORD", repr=False)
     secure: bool = Field(False, validation_alias="CLICKHOUSE_SECURE")
     database: str = Field("default", validation_alias="CLICKHOUSE_DATABASE")
+    # a self-managed cluster's name (remote_servers): DDL ON CLUSTER, replicated engines; empty for
+    # ClickHouse Cloud, which replicates every table itself
+    cluster: str = Field("", validation_alias="CLICKHOUSE_CLUSTER")
     managed: bool = False  # True: the local server under ``home`` is started on demand
 
     @property
@@ -166,6 +169,9 @@ class Settings(BaseSettings):
     feast_registry_path: str = Field("", validation_alias="FEAST_REGISTRY_PATH")  # SQL registry URL with redis
     # the Feast UI the Dagster UI links feature views to (`make feast-ui`)
     feast_ui_url: str = Field("http://127.0.0.1:8888", validation_alias="UNMOGROWP_FEAST_UI_URL")
+    # the tenants file (users, password hashes, their apps): a path or s3:// URI; default
+    # <home>/clickhouse/tenants.yaml, the local server's (unmogrowp.clickhouse.tenancy)
+    tenants_uri: str = Field(validation_alias="UNMOGROWP_TENANTS")
     # retention of raw identifiers (privacy/retention.py): landing lines and full IPs, silver rows
     retention_raw_days: int = Field(RAW_DAYS, validation_alias="UNMOGROWP_RETENTION_RAW_DAYS")
     retention_silver_days: int = Field(SILVER_DAYS, validation_alias="UNMOGROWP_RETENTION_SILVER_DAYS")
@@ -203,7 +209,7 @@ class Settings(BaseSettings):
                 host=_require(ch, "CLICKHOUSE_HOST", env), port=ch.get("CLICKHOUSE_PORT") or 8443,
                 user=ch.get("CLICKHOUSE_USER") or "default", password=ch.get("CLICKHOUSE_PASSWORD") or "",
                 secure=str(ch.get("CLICKHOUSE_SECURE") or "true").lower() in ("1", "true", "yes"),
-                database=ch.get("CLICKHOUSE_DATABASE") or "default")
+                database=ch.get("CLICKHOUSE_DATABASE") or "default", cluster=ch.get("CLICKHOUSE_CLUSTER") or "")
             lake_uri = _require(values, "UNMOGROWP_LAKE_URI", env)
             landing_uri = _require(values, "UNMOGROWP_LANDING_URI", env)
         start, source = _partitions_start(values.get(PARTITIONS_START_ENV), env, landing_uri)
@@ -213,6 +219,8 @@ class Settings(BaseSettings):
             "UNMOGROWP_FRAUD_LABELS": _absolute(values.get("UNMOGROWP_FRAUD_LABELS"))
             or str(home / "answers" / "fraud_labels.parquet"),
             "DAGSTER_HOME": str(Path(values.get("DAGSTER_HOME") or home / "dagster").resolve()),
+            "UNMOGROWP_TENANTS": _absolute(values.get("UNMOGROWP_TENANTS"))
+            or str(home / "clickhouse" / "tenants.yaml"),
             "feast_online": "redis" if values.get("FEAST_REDIS_CONNECTION") else "sqlite",
             "UNMOGROWP_AUDIT_SALT": values.get("UNMOGROWP_AUDIT_SALT")
             or values.get("UNMOGROWP_DEVICE_KEY_SALT") or DEFAULT_PRIVACY_KEY,
@@ -328,7 +336,7 @@ def settings_environ(settings: Settings) -> dict[str, str]:
         "FEAST_REDIS_CONNECTION": settings.feast_redis_url, "FEAST_REGISTRY_PATH": settings.feast_registry_path,
         "UNMOGROWP_RETENTION_RAW_DAYS": str(settings.retention_raw_days),
         "UNMOGROWP_RETENTION_SILVER_DAYS": str(settings.retention_silver_days),
-        "DAGSTER_HOME": settings.dagster_home,
+        "DAGSTER_HOME": settings.dagster_home, "UNMOGROWP_TENANTS": settings.tenants_uri,
         "UNMOGROWP_SPARK_MASTER": spark.master, "UNMOGROWP_SPARK_DRIVER_MEMORY": spark.driver_memory,
         "UNMOGROWP_DEVICE_KEY_SALT": settings.privacy_key, "UNMOGROWP_AUDIT_SALT": settings.audit_salt,
         **({"SPARK_REMOTE": spark.remote} if spark.remote else {}), **settings.s3.environ(),
@@ -338,5 +346,5 @@ def settings_environ(settings: Settings) -> dict[str, str]:
     else:
         environ.update({"CLICKHOUSE_HOST": ch.host, "CLICKHOUSE_PORT": str(ch.port), "CLICKHOUSE_USER": ch.user,
                         "CLICKHOUSE_PASSWORD": ch.password, "CLICKHOUSE_SECURE": str(ch.secure).lower(),
-                        "CLICKHOUSE_DATABASE": ch.database})
+                        "CLICKHOUSE_DATABASE": ch.database, "CLICKHOUSE_CLUSTER": ch.cluster})
     return environ

@@ -191,15 +191,10 @@ class LandingStore:
         parsed = urlparse(self.root_uri)
         self.is_s3 = parsed.scheme == "s3"
         if self.is_s3:
-            import boto3
+            from unmogrowp.objects import s3_client
 
-            opts = storage_options or {}
             self.bucket, self.prefix = parsed.netloc, parsed.path.lstrip("/")
-            self._s3 = boto3.client("s3", endpoint_url=opts.get("aws_endpoint_url") or None,
-                                    region_name=opts.get("aws_region") or None,
-                                    aws_access_key_id=opts.get("aws_access_key_id") or None,
-                                    aws_secret_access_key=opts.get("aws_secret_access_key") or None,
-                                    aws_session_token=opts.get("aws_session_token") or None)
+            self._s3 = s3_client(storage_options)
         else:
             self.path = Path(parsed.path if parsed.scheme == "file" else self.root_uri)
 

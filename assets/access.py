@@ -20,13 +20,18 @@ def tenant_access(context: dg.AssetExecutionContext, clickhouse: ClickHouseResou
     `CLICKHOUSE_CLUSTER`); the local server enforces the file itself, so locally it is only planned."""
     tenants = tenancy.tenants()
     if tenants is None:
-        context.log.warning("no tenants file at %s: no tenant has access", tenancy.tenants_uri)
+        if tenancy.apply:  # a missing file or a typo in the URI must not revoke every tenant
+            raise dg.Failure(f"no tenants file at {tenancy.tenants_uri} (UNMOGROWP_TENANTS): nothing changed; "
+                             "write the file (an empty `users: {}` removes every tenant)")
+        context.log.info("no tenants file at %s: no tenant has access", tenancy.tenants_uri)
     client = clickhouse.get_client()
+    service = frozenset({"default", clickhouse.user})
     if tenancy.apply:
-        plan = access.apply(client, tenants or {}, tenancy.cluster)
+        plan = access.apply(client, tenants or {}, tenancy.cluster, service_users=service)
     else:
-        # the local server holds no users or policies (chDB refuses them, and reading them)
-        plan = access.plan(access.client_query(client), tenants or {}, tenancy.cluster, existing=[])
+        # the local server holds no users, roles or policies (chDB refuses them, and showing them)
+        plan = access.plan(access.client_query(client), tenants or {}, tenancy.cluster,
+                           state=access.ServerState(), service_users=service)
     # the password hashes stay out of the UI
     shown = [re.sub(r"sha256_hash BY '[0-9a-f]*'", "sha256_hash BY '…'", s) for s in plan.statements[:200]]
     return dg.MaterializeResult(metadata={

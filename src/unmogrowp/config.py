@@ -61,8 +61,8 @@ class ClickHouseSettings(_Nested):
     password: str = Field("", validation_alias="CLICKHOUSE_PASSWORD", repr=False)
     secure: bool = Field(False, validation_alias="CLICKHOUSE_SECURE")
     database: str = Field("default", validation_alias="CLICKHOUSE_DATABASE")
-    # a self-managed cluster's name (remote_servers): DDL ON CLUSTER, replicated engines; empty for
-    # ClickHouse Cloud, which replicates every table itself
+    # a self-managed cluster's name (remote_servers): dbt's DDL ON CLUSTER with replicated engines, and
+    # the tenant access statements; empty for ClickHouse Cloud, which replicates every table itself
     cluster: str = Field("", validation_alias="CLICKHOUSE_CLUSTER")
     managed: bool = False  # True: the local server under ``home`` is started on demand
 

@@ -194,3 +194,34 @@ def test_the_platform_environment_names_only_variables_the_code_reads():
         outputs = blocks(env, "output")
         assert outputs["platform_environment"]["value"] == "${module.platform.platform_environment}"
         assert outputs["platform_secrets"]["value"] == "${module.platform.platform_secrets}"
+
+
+def _json_keys(module: str) -> set[str]:
+    """The keys of the JSON a module writes into its Secrets Manager secret (``jsonencode({...})``)."""
+    text = (TERRAFORM / "modules" / module / "main.tf").read_text()
+    body = text[text.index("secret_string = jsonencode({"):]
+    body = body[:body.index("})")]
+    return set(re.findall(r"^\s*([a-z_]+)\s*=", body, re.M))
+
+
+def test_external_secrets_read_the_keys_the_secrets_hold():
+    """Every ExternalSecret entry on a JSON secret names a property that secret has (without one,
+    the variable would get the whole JSON document); plain secrets are read whole."""
+    json_secrets = {"var.clickhouse_password_secret_arn": _json_keys("clickhouse"),
+                    "var.feast_online_secret_arn": _json_keys("feast_online"),
+                    # RDS-managed master secrets hold username and password
+                    "local.feast_registry_secret_arn": {"username", "password"},
+                    "var.postgres_master_secret_arn": {"username", "password"},
+                    "var.postgres_secret_arn": {"username", "password"}}
+    refs = []
+    for tf in (TERRAFORM / "modules").rglob("*.tf"):
+        refs += re.findall(r'remoteRef = \{ key = ([^,}]+?)(?:, property = "([a-z_]+)")? \}', tf.read_text())
+    assert len(refs) >= 9
+    for key, prop in refs:
+        key = key.strip()
+        if key in json_secrets:
+            assert prop in json_secrets[key], f"{key}: property {prop!r} not in {sorted(json_secrets[key])}"
+        else:
+            assert key.startswith("aws_secretsmanager_secret.generated"), key
+            assert not prop, key
+    assert "password" in _json_keys("clickhouse") and "connection_string" in _json_keys("feast_online")

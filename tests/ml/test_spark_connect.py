@@ -53,7 +53,7 @@ def _frame(lake: Lake, table: str, day: date) -> pd.DataFrame:
     return df[columns].sort_values(columns).reset_index(drop=True)
 
 
-def test_fraud_features_over_spark_connect_equal_the_in_process_session(pipeline_run, spark_connect, ch):
+def test_fraud_features_over_spark_connect_equal_the_in_process_session(pipeline_run, spark_connect, ch, spark):
     settings = pipeline_run.settings
     lake = Lake(settings.lake_uri)
     day = date(2026, 9, 2)
@@ -66,6 +66,8 @@ def test_fraud_features_over_spark_connect_equal_the_in_process_session(pipeline
         out = build_features(remote, lake, ch, day, day, privacy_key=settings.privacy_key)
     finally:
         remote.stop()
+    # the in-process session (the shared fixture, alive throughout) is untouched
+    assert spark.range(3).count() == 3 and "SPARK_CONNECT_MODE_ENABLED" not in os.environ
     assert out["installs"] == len(before[ff.INSTALL_TABLE])
     for table, frame in before.items():
         pd.testing.assert_frame_equal(_frame(lake, table, day), frame, check_dtype=False, obj=table)

@@ -84,6 +84,22 @@ def test_prod_definitions_build_from_the_environment_without_connecting(prod_env
                                                   "sc://spark-connect.spark.svc.cluster.local:15002")
     assert ml.labels_path == "s3://unmogrowp-prod-lake/labels/fraud_labels.parquet"
     assert r["feast"].online == "redis"
+    tenancy = r["tenancy"]
+    assert (tenancy.apply, tenancy.tenants_uri, tenancy.cluster) == \
+        (True, "s3://unmogrowp-prod-lake/config/tenants.yaml", "")
+    assert tenancy.storage_options == {"aws_region": "eu-west-1"}
+
+
+def test_the_image_can_load_the_production_instance():
+    """The Helm chart's dagster.yaml names Postgres storage and the K8sRunLauncher: the project's
+    image (its locked dependencies) must import both, at the Dagster release the chart runs."""
+    import dagster
+    import dagster_k8s
+    import dagster_postgres
+
+    assert dagster_k8s.K8sRunLauncher and dagster_postgres.PostgresRunStorage
+    assert dagster_k8s.__version__.split(".")[1] == dagster_postgres.__version__.split(".")[1] == \
+        str(int(dagster.__version__.split(".")[1]) + 16)  # 0.29.x pairs with 1.13.x
 
 
 def test_prod_resource_config_holds_no_secret(prod_env, no_network):
@@ -102,14 +118,14 @@ def test_prod_resource_config_holds_no_secret(prod_env, no_network):
             assert part.split("password=")[-1] not in shown, name
 
 
-def test_the_spark_builder_connects_to_the_cluster_with_delta(prod_env, monkeypatch):
+def test_the_spark_builder_connects_to_the_cluster(prod_env, monkeypatch):
     from unmogrowp.config import load_settings
     from unmogrowp.spark import session_builder
 
     options = session_builder(load_settings().spark)._options  # noqa: SLF001  (the builder has no getter)
     assert options["spark.remote"] == "sc://spark-connect.spark.svc.cluster.local:15002"
     assert options["spark.sql.session.timeZone"] == "UTC"
-    assert "spark.master" not in options  # the cluster's own (k8s executors, Delta jars: modules/spark)
+    assert "spark.master" not in options  # the server's own (k8s executors, Delta jars: modules/spark)
 
     monkeypatch.delenv("SPARK_REMOTE")  # pyspark reads it too
     local = session_builder(load_settings({"UNMOGROWP_HOME": prod_env["UNMOGROWP_HOME"]}).spark)._options  # noqa: SLF001

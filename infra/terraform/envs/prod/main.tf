@@ -26,4 +26,5 @@ module "platform" {
   clickhouse_extra_cidrs       = var.clickhouse_extra_cidrs
   image_repository             = var.image_repository
   image_tag                    = var.image_tag
+  spark_image                  = var.spark_image
 }

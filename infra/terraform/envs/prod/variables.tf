@@ -20,6 +20,11 @@ variable "image_tag" {
   description = "Image tag to deploy (the git commit of the build)."
 }
 
+variable "spark_image" {
+  type        = string
+  description = "Spark Connect server image (Spark 4.2, Delta jars, Python 3.11 + pandas + pyarrow), by digest."
+}
+
 variable "partitions_start" {
   type        = string
   description = "First partition date (YYYY-MM-DD): the landing zone's first day."

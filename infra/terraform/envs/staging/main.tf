@@ -2,7 +2,7 @@ locals {
   tags = { project = "unmogrowp", environment = "staging", managed_by = "terraform" }
 }
 
-# Smaller and cheaper than prod (one NAT gateway, single-AZ databases, a smaller ClickHouse), the same shape
+# Smaller and cheaper than prod (one NAT gateway, smaller nodes and databases, a smaller ClickHouse), the same shape
 module "platform" {
   source                           = "../../modules/platform"
   name                             = "unmogrowp-staging"
@@ -20,8 +20,8 @@ module "platform" {
   node_desired_size                = 2
   partitions_start                 = var.partitions_start
   db_instance_class                = "db.t4g.medium"
-  db_multi_az                      = false
-  db_deletion_protection           = false
+  db_multi_az                      = true # as prod: failover and deletion protection are rehearsed here
+  db_deletion_protection           = true
   cache_node_type                  = "cache.t4g.medium"
   cache_nodes                      = 2
   clickhouse_min_replica_memory_gb = 8
@@ -29,4 +29,5 @@ module "platform" {
   clickhouse_extra_cidrs           = var.clickhouse_extra_cidrs
   image_repository                 = var.image_repository
   image_tag                        = var.image_tag
+  spark_image                      = var.spark_image
 }

@@ -126,7 +126,7 @@ resource "kubernetes_manifest" "platform_secrets" {
       data = [
         {
           secretKey = "clickhouse_password"
-          remoteRef = { key = var.clickhouse_password_secret_arn }
+          remoteRef = { key = var.clickhouse_password_secret_arn, property = "password" }
         },
         {
           secretKey = "redis_connection"

@@ -90,7 +90,7 @@ module "feast_online" {
   allowed_security_group_ids = local.nodes
   node_type                  = var.cache_node_type
   num_cache_clusters         = var.cache_nodes
-  multi_az                   = var.cache_nodes >= 2
+  multi_az                   = true
 }
 
 module "clickhouse" {
@@ -116,6 +116,7 @@ module "spark" {
   oidc_issuer_url   = module.eks.oidc_issuer_url
   lake_policy_arns  = module.lake.policy_arns
   kms_key_arn       = module.lake.kms_key_arn
+  image             = var.spark_image
 }
 
 module "dagster" {

@@ -135,8 +135,12 @@ variable "cache_node_type" {
 
 variable "cache_nodes" {
   type        = number
-  description = "Nodes of the Feast online store (at least 2 for Multi-AZ failover)."
+  description = "Nodes of the Feast online store (one primary, the rest replicas; Multi-AZ failover)."
   default     = 2
+  validation {
+    condition     = var.cache_nodes >= 2
+    error_message = "cache_nodes: at least 2 (the online store is Multi-AZ with automatic failover)."
+  }
 }
 
 variable "clickhouse_min_replica_memory_gb" {
@@ -172,6 +176,15 @@ variable "image_repository" {
 variable "image_tag" {
   type        = string
   description = "Tag of the image to deploy: unique per build (the git commit)."
+}
+
+variable "spark_image" {
+  type        = string
+  description = "Image of the Spark Connect server and executors: Spark 4.2 (the pyspark client's), the Delta jars, and Python 3.11 with pandas and pyarrow for the UDFs (modules/spark README). Pin a digest."
+  validation {
+    condition     = can(regex("@sha256:[0-9a-f]{64}$", var.spark_image)) || can(regex(":[A-Za-z0-9_.-]+$", var.spark_image)) && !endswith(var.spark_image, ":latest")
+    error_message = "spark_image needs a digest (repo@sha256:...) or a fixed tag, not :latest or none."
+  }
 }
 
 variable "webserver_service_type" {

@@ -22,14 +22,12 @@ def session_builder(settings: SparkSettings | None = None):
     from pyspark.sql import SparkSession
 
     settings = settings or SparkSettings()
+    builder = SparkSession.builder.appName("unmogrowp")
     if settings.remote:
-        # the Connect client's own builder: the generic one refuses a remote session in a process that
-        # has a local one, and marks the whole process Connect-only (SPARK_CONNECT_MODE_ENABLED)
-        from pyspark.sql.connect.session import SparkSession as ConnectSession
-
-        builder = ConnectSession.builder.appName("unmogrowp").remote(settings.remote)
+        # getOrCreate marks the process Connect-only (pyspark.sql.functions then builds Connect columns),
+        # and refuses if a local session runs here: one kind of session per process
+        builder = builder.remote(settings.remote)
     else:
-        builder = SparkSession.builder.appName("unmogrowp")
         # Configures Spark's children, not this process's settings: the JVM starts its Python UDF
         # workers with PYSPARK_PYTHON, which must be this environment (pandas, pyarrow), not python3.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)

@@ -2,6 +2,7 @@
 modules/spark runs on EKS; here pyspark's own jars, started with spark-submit) computes the fraud
 features of a pipeline day, and they equal what the in-process session wrote."""
 
+import json
 import os
 import subprocess
 import sys
@@ -13,12 +14,9 @@ import pandas as pd
 import pyspark
 import pytest
 
-from unmogrowp.config import SparkSettings
 from unmogrowp.fraud import features as ff
-from unmogrowp.fraud.pipeline import build_features
 from unmogrowp.lake import Lake
 from unmogrowp.net import free_port
-from unmogrowp.spark import session_builder
 
 
 @pytest.fixture(scope="module")
@@ -53,21 +51,38 @@ def _frame(lake: Lake, table: str, day: date) -> pd.DataFrame:
     return df[columns].sort_values(columns).reset_index(drop=True)
 
 
-def test_fraud_features_over_spark_connect_equal_the_in_process_session(pipeline_run, spark_connect, ch, spark):
+# what a run pod does: its settings say SPARK_REMOTE, so its one session is a Connect client
+CLIENT = """
+import json, sys
+import clickhouse_connect
+from datetime import date
+from unmogrowp.config import load_settings
+from unmogrowp.lake import Lake
+from unmogrowp.spark import get_spark
+
+settings = load_settings()
+spark = get_spark(settings.spark)
+client = clickhouse_connect.get_client(host=settings.clickhouse.host, port=settings.clickhouse.port)
+day = date.fromisoformat(sys.argv[1])
+out = build_features(spark, Lake(settings.lake_uri), client, day, day, privacy_key=settings.privacy_key)
+print(json.dumps({"installs": out["installs"], "session": type(spark).__module__}))
+"""
+
+
+def test_fraud_features_over_spark_connect_equal_the_in_process_session(pipeline_run, spark_connect):
+    from unmogrowp.config import settings_environ
+
     settings = pipeline_run.settings
     lake = Lake(settings.lake_uri)
     day = date(2026, 9, 2)
     before = {t: _frame(lake, t, day) for t in (ff.INSTALL_TABLE, ff.SOURCE_TABLE)}
     assert len(before[ff.INSTALL_TABLE]) > 300
 
-    remote = session_builder(SparkSettings(remote=spark_connect)).getOrCreate()
-    try:
-        assert type(remote).__module__ == "pyspark.sql.connect.session"
-        out = build_features(remote, lake, ch, day, day, privacy_key=settings.privacy_key)
-    finally:
-        remote.stop()
-    # the in-process session (the shared fixture, alive throughout) is untouched
-    assert spark.range(3).count() == 3 and "SPARK_CONNECT_MODE_ENABLED" not in os.environ
-    assert out["installs"] == len(before[ff.INSTALL_TABLE])
+    env = {**os.environ, **settings_environ(settings), "SPARK_REMOTE": spark_connect}
+    proc = subprocess.run([sys.executable, "-c", CLIENT, day.isoformat()], env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out == {"installs": len(before[ff.INSTALL_TABLE]), "session": "pyspark.sql.connect.session"}
     for table, frame in before.items():
         pd.testing.assert_frame_equal(_frame(lake, table, day), frame, check_dtype=False, obj=table)

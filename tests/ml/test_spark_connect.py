@@ -57,6 +57,7 @@ import json, sys
 import clickhouse_connect
 from datetime import date
 from unmogrowp.config import load_settings
+from unmogrowp.fraud.pipeline import build_features
 from unmogrowp.lake import Lake
 from unmogrowp.spark import get_spark
 

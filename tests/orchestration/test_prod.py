@@ -155,7 +155,8 @@ def test_the_dbt_prod_profile_reads_the_environment(prod_env, monkeypatch):
 @pytest.mark.parametrize("cluster, engine", [("", "MergeTree()"), ("lakehouse", "ReplicatedMergeTree()")])
 def test_dbt_prod_models_replicate_on_a_self_managed_cluster(prod_env, tmp_path, cluster, engine):
     """`dbt parse --target prod` (no connection): ClickHouse Cloud keeps MergeTree (it makes every one
-    SharedMergeTree); with CLICKHOUSE_CLUSTER the marts are ReplicatedMergeTree and DDL runs ON CLUSTER."""
+    SharedMergeTree); with CLICKHOUSE_CLUSTER the marts are ReplicatedMergeTree (and the profile's
+    `cluster` makes dbt-clickhouse add ON CLUSTER to their DDL: test_the_dbt_prod_profile_…)."""
     env = {**os.environ, "CLICKHOUSE_CLUSTER": cluster, "DBT_TARGET_PATH": str(tmp_path / "target"),
            "DBT_LOG_PATH": str(tmp_path / "logs")}
     proc = subprocess.run([str(Path(sys.executable).with_name("dbt")), "parse", "--no-partial-parse",
